@@ -1,0 +1,34 @@
+// The JSON bodies clients send (RFC 8555 §7.3, §7.4, §7.5.1), as zod schemas. Unknown fields
+// are ignored, as RFC 8555 §7.1 asks of servers; wrong types are `malformed`.
+import { z } from 'zod';
+
+const identifier = z.object({ type: z.string(), value: z.string() });
+
+export const newAccountPayload = z.object({
+  contact: z.array(z.string()).optional(),
+  termsOfServiceAgreed: z.boolean().optional(),
+  onlyReturnExisting: z.boolean().optional(),
+  externalAccountBinding: z.unknown().optional(),
+});
+
+export const accountUpdatePayload = z.object({
+  contact: z.array(z.string()).optional(),
+  status: z.string().optional(),
+  termsOfServiceAgreed: z.boolean().optional(),
+});
+
+export const newOrderPayload = z.object({
+  identifiers: z.array(identifier).min(1, 'an order needs at least one identifier'),
+  notBefore: z.string().optional(),
+  notAfter: z.string().optional(),
+});
+
+export const finalizePayload = z.object({
+  csr: z.string().min(1),
+});
+
+/** RFC 8555 §7.5.1: the client POSTs an empty object (device-attest-01 adds attObj). */
+export const challengePayload = z.record(z.string(), z.unknown());
+
+export type NewAccountPayload = z.infer<typeof newAccountPayload>;
+export type NewOrderPayload = z.infer<typeof newOrderPayload>;

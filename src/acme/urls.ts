@@ -1,0 +1,61 @@
+// Every ACME URL the server hands out (RFC 8555 §7.1). Paths are fixed here and nowhere else.
+
+export const paths = {
+  directory: '/directory',
+  newNonce: '/acme/new-nonce',
+  newAccount: '/acme/new-account',
+  newOrder: '/acme/new-order',
+  revokeCert: '/acme/revoke-cert',
+  keyChange: '/acme/key-change',
+  account: '/acme/acct/:id',
+  accountOrders: '/acme/acct/:id/orders',
+  order: '/acme/order/:id',
+  finalize: '/acme/order/:id/finalize',
+  authz: '/acme/authz/:id',
+  challenge: '/acme/chall/:id',
+  certificate: '/acme/cert/:serial',
+  roots: '/ca/roots.pem',
+  intermediates: '/ca/intermediates.pem',
+} as const;
+
+export class AcmeUrls {
+  constructor(readonly base: string) {}
+
+  private u(path: string, param?: string): string {
+    return this.base + (param === undefined ? path : path.replace(/:\w+/, encodeURIComponent(param)));
+  }
+
+  get directory() {
+    return this.u(paths.directory);
+  }
+  get newNonce() {
+    return this.u(paths.newNonce);
+  }
+  get newAccount() {
+    return this.u(paths.newAccount);
+  }
+  get newOrder() {
+    return this.u(paths.newOrder);
+  }
+  get revokeCert() {
+    return this.u(paths.revokeCert);
+  }
+  get keyChange() {
+    return this.u(paths.keyChange);
+  }
+  account = (id: string) => this.u(paths.account, id);
+  accountOrders = (id: string) => this.u(paths.accountOrders, id);
+  order = (id: string) => this.u(paths.order, id);
+  finalize = (id: string) => this.u(paths.finalize, id);
+  authz = (id: string) => this.u(paths.authz, id);
+  challenge = (id: string) => this.u(paths.challenge, id);
+  certificate = (serial: string) => this.u(paths.certificate, serial);
+
+  /** The account id in a `kid` (RFC 8555 §6.2), or undefined when it is not one of our account URLs. */
+  accountIdFromKid(kid: string): string | undefined {
+    const prefix = this.u(paths.account, '');
+    if (!kid.startsWith(prefix)) return undefined;
+    const id = kid.slice(prefix.length);
+    return /^[A-Za-z0-9_-]{1,64}$/.test(id) ? id : undefined;
+  }
+}

@@ -1,0 +1,50 @@
+import { createLogger } from '../log.js';
+import { startServer } from '../main.js';
+import { configFromFlags, parseFlags, serveOptions } from './common.js';
+
+export const serveHelp = `attestca serve: run the ACME certificate authority
+
+Usage: attestca serve [flags]
+
+With no flags it serves https://localhost:8443/directory on the embedded database under
+./data, creating a development CA there on first start.
+
+Flags (each also settable in the config file and by environment variable):
+  --config FILE            YAML or JSON config file (ATTESTCA_CONFIG); see config/attestca.example.yaml
+  --data-dir DIR           state directory: CA files, embedded database (dataDir, ATTESTCA_DATA_DIR; default ./data)
+  --listen HOST:PORT       address to bind (listen, ATTESTCA_LISTEN; default 0.0.0.0:8443)
+  --base-url URL           URL clients reach the CA at (baseUrl, ATTESTCA_BASE_URL; default https://localhost:<port>)
+  --database-url URL       a Postgres server instead of the embedded database (databaseUrl, DATABASE_URL)
+  --tls auto|off           auto: serve HTTPS with a certificate from this CA, or --tls-cert/--tls-key;
+                           off: plain HTTP behind a TLS-terminating proxy (tls, ATTESTCA_TLS; default auto)
+  --tls-cert FILE          HTTPS certificate chain to serve instead (tlsCertFile, ATTESTCA_TLS_CERT)
+  --tls-key FILE           its private key (tlsKeyFile, ATTESTCA_TLS_KEY)
+  --http01-port N          port the http-01 validator connects to (http01Port, ATTESTCA_HTTP01_PORT; default 80)
+  --tlsalpn01-port N       port the tls-alpn-01 validator connects to (tlsalpn01Port, ATTESTCA_TLSALPN01_PORT; default 443)
+  --dns-server HOST:PORT   resolver for validation lookups (dnsServer, ATTESTCA_DNS_SERVER; default: the system's)
+  --passphrase-file FILE   passphrase of the CA keys (ca.passphraseFile, ATTESTCA_CA_PASSPHRASE_FILE;
+                           or the passphrase itself in ATTESTCA_CA_PASSPHRASE)
+  --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (logLevel, ATTESTCA_LOG_LEVEL; default info)
+  -h, --help               this text
+`;
+
+export async function serve(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, serveOptions);
+  if (values.help) {
+    process.stdout.write(serveHelp);
+    return 0;
+  }
+  const config = configFromFlags(values);
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  return 0;
+}

@@ -1,0 +1,213 @@
+// The one configuration schema (STYLE.md habit 6): defaults < config file < environment < flags.
+// This module is the only reader of process.env and of the config file; everything else gets
+// the parsed `Config` passed down. Errors name the key, where it can be set, and what is valid.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "90s", "30m", "24h", "7d" → milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 90s, 30m, 24h or 7d, got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:8443 or [::1]:8443');
+const port = z.coerce.number().int().min(1, 'expected a port from 1 to 65535').max(65535, 'expected a port from 1 to 65535');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.com' });
+
+export const keyTypes = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type KeyType = (typeof keyTypes)[number];
+
+/** The schema of the config file; flags and environment variables set the same keys. */
+export const configSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  listen: hostPort.default('0.0.0.0:8443'),
+  baseUrl: httpUrl.optional(),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL').optional(),
+  tls: z.enum(['auto', 'off'], { error: 'expected "auto" (serve HTTPS) or "off" (plain HTTP behind a TLS proxy)' }).default('auto'),
+  tlsCertFile: z.string().optional(),
+  tlsKeyFile: z.string().optional(),
+  http01Port: port.default(80),
+  tlsalpn01Port: port.default(443),
+  dnsServer: hostPort.optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ca: z
+    .strictObject({
+      /** File holding the passphrase that encrypts the CA keys at rest. */
+      passphraseFile: z.string().optional(),
+      /** Validity of issued end-entity certificates. */
+      certValidity: duration('24h'),
+      /** notBefore is set this far in the past, for clients whose clocks run slow. */
+      backdate: duration('1m'),
+    })
+    .prefault({}),
+  acme: z
+    .strictObject({
+      termsOfService: httpUrl.optional(),
+      website: httpUrl.optional(),
+      caaIdentities: z.array(z.string().min(1)).default([]),
+      orderLifetime: duration('7d'),
+      authzLifetime: duration('7d'),
+      nonceLifetime: duration('1h'),
+      /** Largest JWS body accepted, in bytes. */
+      maxBodyBytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+      /** How long a claimed validation may run before another instance takes it over. */
+      validationLease: duration('30s'),
+      http01Timeout: duration('10s'),
+    })
+    .prefault({}),
+});
+
+export type FileConfig = z.input<typeof configSchema>;
+type Parsed = z.output<typeof configSchema>;
+
+export interface Config extends Omit<Parsed, 'ca' | 'baseUrl'> {
+  baseUrl: string;
+  configFile: string | undefined;
+  ca: Parsed['ca'] & { passphrase: string | undefined };
+}
+
+/** Where each top-level key can be set, for error messages. */
+const sources: Record<string, { flag?: string; env?: string }> = {
+  dataDir: { flag: '--data-dir', env: 'ATTESTCA_DATA_DIR' },
+  listen: { flag: '--listen', env: 'ATTESTCA_LISTEN' },
+  baseUrl: { flag: '--base-url', env: 'ATTESTCA_BASE_URL' },
+  databaseUrl: { flag: '--database-url', env: 'DATABASE_URL' },
+  tls: { flag: '--tls', env: 'ATTESTCA_TLS' },
+  tlsCertFile: { flag: '--tls-cert', env: 'ATTESTCA_TLS_CERT' },
+  tlsKeyFile: { flag: '--tls-key', env: 'ATTESTCA_TLS_KEY' },
+  http01Port: { flag: '--http01-port', env: 'ATTESTCA_HTTP01_PORT' },
+  tlsalpn01Port: { flag: '--tlsalpn01-port', env: 'ATTESTCA_TLSALPN01_PORT' },
+  dnsServer: { flag: '--dns-server', env: 'ATTESTCA_DNS_SERVER' },
+  logLevel: { flag: '--log-level', env: 'ATTESTCA_LOG_LEVEL' },
+  'ca.passphraseFile': { flag: '--passphrase-file', env: 'ATTESTCA_CA_PASSPHRASE_FILE' },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Values from the command line, already named after config keys (see cli.ts). */
+export type ConfigOverrides = Partial<Record<keyof typeof sources, string | undefined>>;
+
+export interface LoadOptions {
+  configFile?: string | undefined;
+  overrides?: ConfigOverrides;
+  env?: NodeJS.ProcessEnv;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); pass an existing file with --config or ATTESTCA_CONFIG`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${file} must hold a mapping of keys (dataDir, listen, acme, …) at the top level`);
+  return doc as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: string): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof node[p] !== 'object' || node[p] === null) node[p] = {};
+    node = node[p] as Record<string, unknown>;
+  }
+  node[parts.at(-1)!] = value;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, fileName: string | undefined): string {
+  const key = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const where = key ? `under "${key}"` : 'at the top level';
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} ${where}${fileName ? ` of ${fileName}` : ''}; remove ${issue.keys.length > 1 ? 'them' : 'it'} or fix the spelling (see config/attestca.example.yaml for every key)`;
+  }
+  const src = sources[key];
+  const where = [src?.flag, src?.env, `"${key}" in the config file`].filter(Boolean).join(', ');
+  return `${key || '(root)'}: ${issue.message} (set by ${where})`;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const configFile = options.configFile ?? env.ATTESTCA_CONFIG;
+  const raw: Record<string, unknown> = configFile ? readConfigFile(configFile) : {};
+
+  for (const [key, src] of Object.entries(sources)) {
+    const fromEnv = src.env ? env[src.env] : undefined;
+    if (fromEnv !== undefined && fromEnv !== '') setPath(raw, key, fromEnv);
+    if (key === 'databaseUrl' && !fromEnv && env.ATTESTCA_DATABASE_URL) setPath(raw, key, env.ATTESTCA_DATABASE_URL);
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value !== undefined) setPath(raw, key, value);
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${describeIssue(i, configFile)}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const parsed = result.data;
+
+  if ((parsed.tlsCertFile === undefined) !== (parsed.tlsKeyFile === undefined)) {
+    throw new ConfigError('tlsCertFile and tlsKeyFile go together: give both (--tls-cert and --tls-key) or neither');
+  }
+
+  const baseUrl = (parsed.baseUrl ?? defaultBaseUrl(parsed.listen, parsed.tls)).replace(/\/+$/, '');
+  if (parsed.tls === 'auto' && !baseUrl.startsWith('https://')) {
+    throw new ConfigError(`baseUrl: "${baseUrl}" is http:// but tls is "auto"; use an https:// base URL, or --tls off when a TLS proxy serves that URL`);
+  }
+
+  let passphrase = env.ATTESTCA_CA_PASSPHRASE || undefined;
+  if (parsed.ca.passphraseFile) {
+    try {
+      passphrase = readFileSync(parsed.ca.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError(`ca.passphraseFile: ${parsed.ca.passphraseFile} cannot be read (${(err as NodeJS.ErrnoException).code}); give a readable file with --passphrase-file`);
+    }
+    if (!passphrase) throw new ConfigError(`ca.passphraseFile: ${parsed.ca.passphraseFile} is empty; put the CA key passphrase in it`);
+  }
+
+  return {
+    ...parsed,
+    dataDir: path.resolve(parsed.dataDir),
+    baseUrl,
+    configFile,
+    ca: { ...parsed.ca, passphrase },
+  };
+}
+
+function defaultBaseUrl(listen: string, tls: 'auto' | 'off'): string {
+  const port = listen.slice(listen.lastIndexOf(':') + 1);
+  return `${tls === 'auto' ? 'https' : 'http'}://localhost:${port}`;
+}
+
+/** Splits "host:port" or "[v6]:port". */
+export function splitHostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  return { host: value.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(value.slice(i + 1)) };
+}

@@ -1,0 +1,31 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+// Structured logs (STYLE.md habit 8). Anything that could carry a secret is redacted by path,
+// so a careless `log.info({ config })` cannot leak a passphrase or a key.
+const redact = [
+  'passphrase',
+  '*.passphrase',
+  'config.ca.passphrase',
+  'key',
+  '*.privateKey',
+  'req.headers.authorization',
+  'databaseUrl',
+  '*.databaseUrl',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino({ level, redact: { paths: redact, censor: '[redacted]' }, base: { service: 'attestca' } }, destination);
+}
+
+/** Hides the password part of a database URL for log lines and error messages. */
+export function safeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable database URL)';
+  }
+}

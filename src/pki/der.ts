@@ -1,0 +1,60 @@
+// Just enough DER (X.690 §8.1) to cut a signed structure into its to-be-signed bytes and its
+// signature without re-encoding anything: a signature covers the bytes as sent.
+
+export interface Tlv {
+  tag: number;
+  /** Offset of the first content byte. */
+  start: number;
+  /** Offset just past the last content byte. */
+  end: number;
+  /** Offset of the tag byte. */
+  offset: number;
+}
+
+export class DerError extends Error {
+  override name = 'DerError';
+}
+
+export function readTlv(buf: Uint8Array, offset: number): Tlv {
+  if (offset + 2 > buf.length) throw new DerError('truncated DER element');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte DER tags are not used here');
+  let len = buf[offset + 1]!;
+  let start = offset + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) throw new DerError('DER length form not allowed (indefinite or over 4 bytes)');
+    if (start + n > buf.length) throw new DerError('truncated DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[start + i]!;
+    start += n;
+  }
+  const end = start + len;
+  if (end > buf.length) throw new DerError('DER element runs past the end of its input');
+  return { tag, start, end, offset };
+}
+
+/** The elements directly inside a constructed element. */
+export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  for (let at = parent.start; at < parent.end; ) {
+    const t = readTlv(buf, at);
+    out.push(t);
+    at = t.end;
+  }
+  return out;
+}
+
+/**
+ * Splits a signed SEQUENCE { tbs, signatureAlgorithm, signature BIT STRING } (an X.509
+ * certificate, a PKCS #10 request, a CRL) into the exact tbs bytes and the signature bytes.
+ */
+export function splitSigned(der: Uint8Array): { tbs: Uint8Array; algorithm: Uint8Array; signature: Uint8Array } {
+  const outer = readTlv(der, 0);
+  if (outer.tag !== 0x30 || outer.end !== der.length) throw new DerError('not a single DER SEQUENCE');
+  const parts = children(der, outer);
+  if (parts.length !== 3) throw new DerError('a signed structure has exactly three parts');
+  const [tbs, alg, sig] = parts as [Tlv, Tlv, Tlv];
+  if (sig.tag !== 0x03 || der[sig.start] !== 0) throw new DerError('signature is not a whole-byte BIT STRING');
+  return { tbs: der.subarray(tbs.offset, tbs.end), algorithm: der.subarray(alg.offset, alg.end), signature: der.subarray(sig.start + 1, sig.end) };
+}

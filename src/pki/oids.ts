@@ -1,0 +1,25 @@
+// Every OID the CA names, once, with where it is defined (STYLE.md habit 8).
+export const OID = {
+  // RFC 5280 §4.1.2.4 / X.520: commonName
+  commonName: '2.5.4.3',
+  // RFC 5280 §4.2.1.6
+  subjectAltName: '2.5.29.17',
+  // RFC 2985 §5.4.2 (PKCS #9): extensionRequest attribute of a PKCS #10 request
+  extensionRequest: '1.2.840.113549.1.9.14',
+  // RFC 5280 §4.2.1.12
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  // RFC 5480 §2.1.1 / §2.1.1.1
+  ecPublicKey: '1.2.840.10045.2.1',
+  // RFC 8017 Appendix A.1
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  // RFC 8410 §3
+  ed25519: '1.3.101.112',
+  // Signature algorithms: RFC 5758 §3.2 (ECDSA), RFC 4055 §5 (RSA PKCS #1 v1.5)
+  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
+  ecdsaWithSHA384: '1.2.840.10045.4.3.3',
+  ecdsaWithSHA512: '1.2.840.10045.4.3.4',
+  sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
+  sha384WithRSAEncryption: '1.2.840.113549.1.1.12',
+  sha512WithRSAEncryption: '1.2.840.113549.1.1.13',
+} as const;

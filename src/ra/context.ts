@@ -1,0 +1,22 @@
+// What every registration-authority function is handed (STYLE.md habit 6: nothing global).
+import type { AcmeUrls } from '../acme/urls.js';
+import type { CertificateAuthority } from '../ca/authority.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../sa/db.js';
+import type { ValidationAuthority } from '../va/authority.js';
+import type { Background } from './background.js';
+
+export interface RaContext {
+  db: Db;
+  ca: CertificateAuthority;
+  va: ValidationAuthority;
+  clock: Clock;
+  config: Config;
+  log: Logger;
+  urls: AcmeUrls;
+  background: Background;
+}
+
+export const later = (ctx: Pick<RaContext, 'clock'>, ms: number): Date => new Date(ctx.clock.now().getTime() + ms);

@@ -1,0 +1,115 @@
+// Finalization (RFC 8555 §7.4): the CSR must name exactly the order's identifiers with an
+// acceptable key that is not the account key; then the order is processing until the signed
+// certificate is stored. Issuance is crash-safe: see sa/issuance.ts.
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { Account, Identifier, Order } from '../core.js';
+import { effectiveOrderStatus } from '../core.js';
+import { AcmeError, notFound } from '../errors.js';
+import { newSerial } from '../ca/hierarchy.js';
+import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
+import { toPem } from '../pki/pem.js';
+import { beginIssuance, failIssuance, issuanceRequest, reserveSerial, storeCertificate } from '../sa/issuance.js';
+import { orderById } from '../sa/orders.js';
+import { later, type RaContext } from './context.js';
+import { identifierKey } from './identifiers.js';
+
+export async function finalizeOrder(ctx: RaContext, account: Account, orderId: string, csrB64: string): Promise<Order> {
+  const order = await orderById(ctx.db, orderId);
+  if (!order) throw notFound('order');
+  if (order.accountId !== account.id) throw new AcmeError('unauthorized', 'this order belongs to another account');
+  const status = effectiveOrderStatus(order, ctx.clock.now());
+  if (status !== 'ready') throw new AcmeError('orderNotReady', `order is ${status}, not ready: ${status === 'pending' ? 'answer its challenges first' : 'it cannot be finalized again'}`);
+
+  if (!/^[A-Za-z0-9_-]+$/.test(csrB64)) throw new AcmeError('badCSR', 'csr is not base64url without padding (RFC 8555 §7.4)');
+  const der = Buffer.from(csrB64, 'base64url');
+  const csr = readCsr(der);
+  await checkCsrKey(csr, account);
+  checkCsrNames(csr, order.identifiers);
+
+  const now = ctx.clock.now();
+  if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
+    throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
+  }
+  await issue(ctx, order.id);
+  return (await orderById(ctx.db, order.id))!;
+}
+
+function readCsr(der: Buffer): ParsedCsr {
+  try {
+    return parseCsr(der);
+  } catch (err) {
+    if (err instanceof CsrError) throw new AcmeError('badCSR', err.message);
+    throw err;
+  }
+}
+
+/** Key types accepted for end-entity certificates. */
+async function checkCsrKey(csr: ParsedCsr, account: Account): Promise<void> {
+  const k = csr.publicKey;
+  const d = k.asymmetricKeyDetails ?? {};
+  if (k.asymmetricKeyType === 'ec') {
+    if (d.namedCurve !== 'prime256v1' && d.namedCurve !== 'secp384r1') throw new AcmeError('badCSR', `EC curve ${d.namedCurve} is not accepted; use P-256 or P-384`);
+  } else if (k.asymmetricKeyType === 'rsa') {
+    const bits = d.modulusLength ?? 0;
+    if (bits < 2048 || bits > 8192 || bits % 8 !== 0) throw new AcmeError('badCSR', `RSA key of ${bits} bits is not accepted; use 2048 to 8192 bits`);
+  } else {
+    throw new AcmeError('badCSR', `key type ${k.asymmetricKeyType} is not accepted; use EC P-256/P-384 or RSA`);
+  }
+  // Pebble's and Boulder's rule: the certificate key must not be the account key.
+  const csrThumbprint = await calculateJwkThumbprint(k.export({ format: 'jwk' }) as JWK, 'sha256');
+  if (csrThumbprint === account.keyThumbprint) throw new AcmeError('badCSR', 'the CSR public key is the account key; use a separate key for the certificate');
+}
+
+/** RFC 8555 §7.4: the CSR names exactly the order's identifiers, no more and no fewer. */
+function checkCsrNames(csr: ParsedCsr, identifiers: Identifier[]): void {
+  if (csr.otherNames.length) throw new AcmeError('badCSR', `CSR asks for names this server does not issue: ${csr.otherNames.join(', ')}`);
+  const requested = new Set([...csr.dnsNames.map((v) => `dns:${v}`), ...csr.ipAddresses.map((v) => `ip:${v}`)]);
+  if (csr.commonName !== undefined) {
+    const cn = csr.commonName.toLowerCase();
+    if (!requested.has(`dns:${cn}`) && !requested.has(`ip:${cn}`)) requested.add(`dns:${cn}`);
+  }
+  const ordered = new Set(identifiers.map(identifierKey));
+  const extra = [...requested].filter((n) => !ordered.has(n));
+  const missing = [...ordered].filter((n) => !requested.has(n));
+  if (extra.length || missing.length) {
+    const parts = [extra.length ? `names not in the order: ${extra.join(', ')}` : '', missing.length ? `order identifiers missing from the CSR: ${missing.join(', ')}` : ''];
+    throw new AcmeError('badCSR', `CSR names must equal the order's identifiers; ${parts.filter(Boolean).join('; ')}`);
+  }
+}
+
+/**
+ * Signs and stores the certificate of a processing order. Called by finalize and, after a crash,
+ * by recovery. The serial is recorded before signing; certificate and order state change together.
+ */
+export async function issue(ctx: RaContext, orderId: string): Promise<void> {
+  const req = await issuanceRequest(ctx.db, orderId);
+  if (!req) return;
+  let csr: ParsedCsr;
+  try {
+    csr = parseCsr(req.csr);
+  } catch (err) {
+    await failIssuance(ctx.db, orderId, new AcmeError('badCSR', (err as Error).message).toProblem());
+    return;
+  }
+  const now = ctx.clock.now();
+  const notBefore = new Date(now.getTime() - ctx.config.ca.backdate);
+  const notAfter = new Date(Math.min(now.getTime() + ctx.config.ca.certValidity, ctx.ca.issuerNotAfter.getTime()));
+  const serial = newSerial();
+  await reserveSerial(ctx.db, serial, orderId, 'acme', now);
+  const der = await ctx.ca.issue({ serial, spki: csr.spki, identifiers: req.identifiers, notBefore, notAfter });
+  const stored = await storeCertificate(ctx.db, {
+    serial,
+    orderId,
+    accountId: req.accountId,
+    der,
+    chainPem: toPem(der) + ctx.ca.intermediatesPem,
+    identifiers: req.identifiers,
+    notBefore,
+    notAfter,
+    createdAt: now,
+  });
+  ctx.log.info(
+    { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, notBefore, notAfter, stored },
+    stored ? 'certificate issued' : 'certificate signed but the order was finished elsewhere; serial left unused',
+  );
+}

@@ -1,0 +1,151 @@
+import type { Authorization, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, Identifier, Order, OrderStatus, ProblemDocument } from '../core.js';
+import type { Db, Queryable } from './db.js';
+
+interface OrderRow {
+  id: string;
+  account_id: string;
+  status: OrderStatus;
+  expires_at: Date;
+  identifiers: Identifier[];
+  not_before: Date | null;
+  not_after: Date | null;
+  error: ProblemDocument | null;
+  created_at: Date;
+  authz_ids: string[] | null;
+  certificate_serial: string | null;
+}
+
+const ORDER_SELECT = `
+  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at,
+         (SELECT array_agg(oa.authz_id ORDER BY oa.position) FROM order_authorizations oa WHERE oa.order_id = o.id) AS authz_ids,
+         (SELECT c.serial FROM certificates c WHERE c.order_id = o.id) AS certificate_serial
+  FROM orders o`;
+
+const toOrder = (r: OrderRow): Order => ({
+  id: r.id,
+  accountId: r.account_id,
+  status: r.status,
+  expiresAt: r.expires_at,
+  identifiers: r.identifiers,
+  notBefore: r.not_before,
+  notAfter: r.not_after,
+  error: r.error,
+  authzIds: r.authz_ids ?? [],
+  certificateSerial: r.certificate_serial,
+  createdAt: r.created_at,
+});
+
+export async function orderById(db: Queryable, id: string): Promise<Order | undefined> {
+  const { rows } = await db.query<OrderRow>(`${ORDER_SELECT} WHERE o.id = $1`, [id]);
+  return rows[0] && toOrder(rows[0]);
+}
+
+/** One page of an account's orders, oldest first, for the RFC 8555 §7.1.2.1 orders list. */
+export async function orderIdsByAccount(db: Db, accountId: string, after: string | undefined, limit: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM orders WHERE account_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
+    [accountId, after ?? null, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+interface ChallengeRow {
+  id: string;
+  authz_id: string;
+  type: ChallengeType;
+  token: string;
+  status: ChallengeStatus;
+  validated_at: Date | null;
+  error: ProblemDocument | null;
+  attempts: number;
+}
+
+const toChallenge = (r: ChallengeRow): Challenge => ({
+  id: r.id,
+  authzId: r.authz_id,
+  type: r.type,
+  token: r.token,
+  status: r.status,
+  validatedAt: r.validated_at,
+  error: r.error,
+  attempts: r.attempts,
+});
+
+const CHALLENGE_COLUMNS = 'id, authz_id, type, token, status, validated_at, error, attempts';
+
+interface AuthzRow {
+  id: string;
+  account_id: string;
+  identifier_type: string;
+  identifier_value: string;
+  wildcard: boolean;
+  status: AuthzStatus;
+  expires_at: Date;
+}
+
+export async function authorizationById(db: Queryable, id: string): Promise<Authorization | undefined> {
+  const { rows } = await db.query<AuthzRow>(
+    'SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires_at FROM authorizations WHERE id = $1',
+    [id],
+  );
+  const r = rows[0];
+  if (!r) return undefined;
+  const challenges = await db.query<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM challenges WHERE authz_id = $1 ORDER BY type`, [id]);
+  return {
+    id: r.id,
+    accountId: r.account_id,
+    identifier: { type: r.identifier_type, value: r.identifier_value },
+    wildcard: r.wildcard,
+    status: r.status,
+    expiresAt: r.expires_at,
+    challenges: challenges.rows.map(toChallenge),
+  };
+}
+
+export async function challengeById(db: Queryable, id: string): Promise<Challenge | undefined> {
+  const { rows } = await db.query<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM challenges WHERE id = $1`, [id]);
+  return rows[0] && toChallenge(rows[0]);
+}
+
+export interface NewAuthorization {
+  id: string;
+  identifier: Identifier;
+  wildcard: boolean;
+  expiresAt: Date;
+  challenges: { id: string; type: ChallengeType; token: string }[];
+}
+
+export interface NewOrder {
+  id: string;
+  accountId: string;
+  expiresAt: Date;
+  identifiers: Identifier[];
+  notBefore: Date | null;
+  notAfter: Date | null;
+  createdAt: Date;
+  authorizations: NewAuthorization[];
+}
+
+/** newOrder (RFC 8555 §7.4): the order, its authorizations and their challenges, all or nothing. */
+export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at)
+       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)`,
+      [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt],
+    );
+    for (const [position, a] of o.authorizations.entries()) {
+      await tx.query(
+        `INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`,
+        [a.id, o.accountId, a.identifier.type, a.identifier.value, a.wildcard, a.expiresAt, o.createdAt],
+      );
+      await tx.query('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES ($1, $2, $3)', [o.id, a.id, position]);
+      for (const c of a.challenges) {
+        await tx.query(`INSERT INTO challenges (id, authz_id, type, token, status) VALUES ($1, $2, $3, $4, 'pending')`, [c.id, a.id, c.type, c.token]);
+      }
+    }
+    const order = await orderById(tx, o.id);
+    return order!;
+  });
+}

@@ -1,0 +1,82 @@
+import type { ProblemDocument } from '../core.js';
+import type { Db, Queryable } from './db.js';
+
+// The life of a challenge after the client asks for validation (RFC 8555 §7.5.1, §7.1.6):
+// pending → processing (claimed with a lease) → valid | invalid, and with it the authorization
+// and every order that waits on it. A claim whose lease runs out (its instance crashed) is
+// claimed again by whichever instance sweeps first.
+
+/**
+ * Moves a pending challenge of a pending, unexpired authorization to processing. Returns false
+ * when the challenge was not in that state (already processing, or finished).
+ */
+export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1
+     FROM authorizations a
+     WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.status = 'pending' AND a.expires_at > $2
+       AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authz_id = c.authz_id AND o.status <> 'pending')`,
+    [challengeId, now, leaseUntil],
+  );
+  return rowCount === 1;
+}
+
+/** Claims validations whose lease ran out, extending the lease for this instance. */
+export async function claimStaleValidations(db: Db, now: Date, leaseUntil: Date, limit: number): Promise<{ id: string; attempts: number }[]> {
+  const { rows } = await db.query<{ id: string; attempts: number }>(
+    `UPDATE challenges SET lease_until = $2, attempts = attempts + 1
+     WHERE id IN (SELECT id FROM challenges WHERE status = 'processing' AND lease_until <= $1
+                  ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+     RETURNING id, attempts`,
+    [now, leaseUntil, limit],
+  );
+  return rows;
+}
+
+export type ValidationOutcome = { status: 'valid' } | { status: 'invalid'; error: ProblemDocument };
+
+/**
+ * Records the result of one validation: the challenge, its authorization, and the orders that
+ * wait on that authorization, in one transaction. Returns false when the challenge was no
+ * longer processing (another instance finished it first).
+ */
+export async function finishValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const ch = await tx.query<{ authz_id: string }>(
+      `UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL
+       WHERE id = $1 AND status = 'processing' RETURNING authz_id`,
+      [challengeId, outcome.status, outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null, outcome.status === 'valid' ? now : null],
+    );
+    const authzId = ch.rows[0]?.authz_id;
+    if (!authzId) return false;
+    // Lock the waiting orders first, in id order, so that two authorizations of one order
+    // finishing at once cannot both miss the other's result (write skew under READ COMMITTED).
+    await tx.query(
+      `SELECT id FROM orders WHERE id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1) ORDER BY id FOR UPDATE`,
+      [authzId],
+    );
+    await tx.query(`UPDATE authorizations SET status = $2 WHERE id = $1 AND status = 'pending'`, [authzId, outcome.status]);
+    await settleOrders(tx, authzId, now, outcome.status === 'invalid' ? outcome.error : undefined);
+    return true;
+  });
+}
+
+/** RFC 8555 §7.1.6: an order becomes ready when all its authorizations are valid, invalid when one is invalid. */
+async function settleOrders(tx: Queryable, authzId: string, now: Date, error: ProblemDocument | undefined): Promise<void> {
+  if (error) {
+    await tx.query(
+      `UPDATE orders SET status = 'invalid', error = $2
+       WHERE status = 'pending' AND id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1)`,
+      [authzId, JSON.stringify(error)],
+    );
+    return;
+  }
+  await tx.query(
+    `UPDATE orders o SET status = 'ready'
+     WHERE o.status = 'pending' AND o.expires_at > $2
+       AND o.id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1)
+       AND NOT EXISTS (SELECT 1 FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id
+                       WHERE oa.order_id = o.id AND (a.status <> 'valid' OR a.expires_at <= $2))`,
+    [authzId, now],
+  );
+}

@@ -1,0 +1,122 @@
+// The web front end: the only code that knows Express and HTTP (DESIGN.md). Every ACME
+// response carries a fresh Replay-Nonce (RFC 8555 §6.5) and a Link to the directory (§7.1);
+// every error leaves as one RFC 7807 problem document (STYLE.md habit 2).
+import { randomBytes } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import { paths } from '../acme/urls.js';
+import { AcmeError, toAcmeError } from '../errors.js';
+import type { RaContext } from '../ra/context.js';
+import { storeNonce } from '../sa/nonces.js';
+import { mountAccount } from './account.js';
+import { mountAuthz } from './authz.js';
+import { mountCertificate } from './certificate.js';
+import { mountDirectory } from './directory.js';
+import { locals } from './http.js';
+import { mountOrder } from './order.js';
+
+export function createApp(ctx: RaContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const base = new URL(ctx.urls.base).pathname.replace(/\/$/, '');
+  const router = express.Router({ strict: true });
+
+  router.use(requestLog(ctx));
+  router.use(acmeHeaders(ctx));
+  // The raw body is needed: the JWS signature covers the bytes as sent.
+  router.use(express.raw({ type: () => true, limit: ctx.config.acme.maxBodyBytes }));
+
+  mountDirectory(router, ctx);
+  mountAccount(router, ctx);
+  mountOrder(router, ctx);
+  mountAuthz(router, ctx);
+  mountCertificate(router, ctx);
+
+  router.use(methodOrNotFound);
+  router.use(problemHandler(ctx));
+  app.use(base || '/', router);
+  app.use(methodOrNotFound);
+  app.use(problemHandler(ctx));
+  return app;
+}
+
+/** Replay-Nonce on every ACME response and the directory link (RFC 8555 §6.5, §7.1). */
+function acmeHeaders(ctx: RaContext): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      res.setHeader('Link', `<${ctx.urls.directory}>;rel="index"`);
+      res.setHeader('Cache-Control', 'no-store');
+      if (req.path.startsWith('/acme/')) {
+        const nonce = randomBytes(16).toString('base64url');
+        await storeNonce(ctx.db, nonce, new Date(ctx.clock.now().getTime() + ctx.config.acme.nonceLifetime));
+        res.setHeader('Replay-Nonce', nonce);
+      }
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+const GET_PATHS = new Set<string>([paths.directory, paths.newNonce, paths.roots, paths.intermediates]);
+
+/** RFC 8555 §6.3: resources other than the directory and newNonce are read with POST-as-GET. */
+const methodOrNotFound: RequestHandler = (req, _res, next) => {
+  const acmePath = req.path.startsWith('/acme/');
+  if (acmePath && !GET_PATHS.has(req.path) && (req.method === 'GET' || req.method === 'HEAD')) {
+    next(new AcmeError('malformed', `${req.method} is not allowed here: ACME resources are read with POST-as-GET (RFC 8555 §6.3)`, { status: 405, headers: { Allow: 'POST' } }));
+    return;
+  }
+  if (GET_PATHS.has(req.path) && req.method !== 'GET' && req.method !== 'HEAD') {
+    next(new AcmeError('malformed', `${req.method} is not allowed on ${req.path}`, { status: 405, headers: { Allow: 'GET, HEAD' } }));
+    return;
+  }
+  next(new AcmeError('malformed', `no resource at ${req.path.slice(0, 200)}`, { status: 404 }));
+};
+
+function problemHandler(ctx: RaContext): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    const problem = bodyParserProblem(err) ?? toAcmeError(err);
+    if (problem.type === 'serverInternal') ctx.log.error({ err }, 'internal error');
+    locals(res).problem = problem.type;
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    for (const [k, v] of Object.entries(problem.headers)) res.setHeader(k, v);
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));
+  };
+}
+
+/** Errors raised by express.raw before any handler runs (body too large, aborted, bad encoding). */
+function bodyParserProblem(err: unknown): AcmeError | undefined {
+  if (err instanceof AcmeError) return undefined;
+  const e = err as { type?: string; status?: number; limit?: number };
+  if (typeof e?.type !== 'string' || typeof e.status !== 'number') return undefined;
+  if (e.type === 'entity.too.large') return new AcmeError('malformed', `request body is larger than ${e.limit} bytes`, { status: 413 });
+  if (e.status >= 400 && e.status < 500) return new AcmeError('malformed', `request body cannot be read (${e.type})`, { status: e.status });
+  return undefined;
+}
+
+function requestLog(ctx: RaContext): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const l = locals(res);
+      ctx.log.info(
+        {
+          method: req.method,
+          path: req.originalUrl.slice(0, 200),
+          status: res.statusCode,
+          resource: l.resource,
+          account: l.account,
+          problem: l.problem,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          ip: req.socket.remoteAddress,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,134 @@
+// Authenticating an ACME POST (RFC 8555 §6.2–§6.5): flattened JWS JSON only, an allowed
+// asymmetric algorithm, exactly one of jwk / kid, a nonce redeemed once, and a url equal to the
+// URL the request was sent to. Every failure is the AcmeError the RFC names.
+import { flattenedVerify, importJWK, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose';
+import type { Account } from '../core.js';
+import { AcmeError } from '../errors.js';
+import { accountById } from '../sa/accounts.js';
+import { redeemNonce } from '../sa/nonces.js';
+import type { RaContext } from '../ra/context.js';
+
+/** RFC 8555 §6.2: asymmetric algorithms only; "none" and MACs are refused for requests. */
+export const ALLOWED_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'] as const;
+
+export interface VerifiedRequest {
+  protected: JWSHeaderParameters & { nonce?: string; url?: string };
+  jwk: JWK;
+  /** The account for kid-signed requests. */
+  account: Account | undefined;
+  /** The parsed JSON payload, or null for POST-as-GET (empty payload, RFC 8555 §6.3). */
+  payload: unknown;
+  /** The raw flattened JWS, for nested verification (keyChange). */
+  jws: FlattenedJWSInput;
+}
+
+export type KeyMode = 'jwk' | 'kid';
+
+const b64urlJson = (text: string, what: string): unknown => {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AcmeError('malformed', `JWS ${what} is not base64url`);
+  try {
+    return JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw new AcmeError('malformed', `JWS ${what} is not base64url-encoded JSON`);
+  }
+};
+
+/** Parses a request body into a flattened JWS (RFC 7515 §7.2.2) and its protected header. */
+export function parseJws(body: Buffer): { jws: FlattenedJWSInput; header: Record<string, unknown> } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new AcmeError('malformed', 'request body is not JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AcmeError('malformed', 'request body is not a JWS object');
+  const o = parsed as Record<string, unknown>;
+  if ('signatures' in o) throw new AcmeError('malformed', 'JWS general serialization is not allowed; use flattened JSON (RFC 8555 §6.2)');
+  if ('header' in o) throw new AcmeError('malformed', 'JWS unprotected header is not allowed (RFC 8555 §6.2)');
+  for (const k of ['protected', 'payload', 'signature'] as const) {
+    if (typeof o[k] !== 'string') throw new AcmeError('malformed', `JWS has no "${k}" string`);
+  }
+  const header = b64urlJson(o.protected as string, 'protected header');
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new AcmeError('malformed', 'JWS protected header is not a JSON object');
+  return { jws: { protected: o.protected as string, payload: o.payload as string, signature: o.signature as string }, header: header as Record<string, unknown> };
+}
+
+/** Checks that a JWK is an acceptable public key for the algorithm (RFC 8555 §6.2, §7.3). */
+export async function importAccountKey(jwk: unknown, alg: string): ReturnType<typeof importJWK> {
+  if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new AcmeError('malformed', 'jwk is not a JSON object');
+  const k = jwk as JWK;
+  if ('d' in k || 'p' in k || 'k' in k) throw new AcmeError('badPublicKey', 'jwk holds private or symmetric key material; send only the public key');
+  if (k.kty === 'RSA') {
+    const bits = k.n ? Buffer.from(k.n, 'base64url').length * 8 : 0;
+    if (bits < 2048 || bits > 8192) throw new AcmeError('badPublicKey', `RSA account keys must be 2048 to 8192 bits, this one is ${bits}`);
+  } else if (k.kty === 'EC') {
+    if (!['P-256', 'P-384', 'P-521'].includes(k.crv ?? '')) throw new AcmeError('badPublicKey', `EC curve ${k.crv} is not accepted; use P-256, P-384 or P-521`);
+  } else if (k.kty === 'OKP') {
+    if (k.crv !== 'Ed25519') throw new AcmeError('badPublicKey', `OKP curve ${k.crv} is not accepted; use Ed25519`);
+  } else {
+    throw new AcmeError('badPublicKey', `key type ${String(k.kty)} is not accepted`);
+  }
+  try {
+    return await importJWK(k, alg);
+  } catch (err) {
+    throw new AcmeError('badPublicKey', `jwk cannot be used with ${alg}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Verifies an ACME POST. `requestUrl` is the full URL the client sent the request to; `mode`
+ * says whether the resource takes a jwk (newAccount, revokeCert by key) or a kid.
+ */
+export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: string, modes: readonly KeyMode[]): Promise<VerifiedRequest> {
+  const { jws, header } = parseJws(body);
+  const alg = header.alg;
+  if (typeof alg !== 'string' || !(ALLOWED_ALGORITHMS as readonly string[]).includes(alg)) {
+    throw new AcmeError('badSignatureAlgorithm', `JWS algorithm ${JSON.stringify(alg)} is not accepted`, { algorithms: [...ALLOWED_ALGORITHMS] });
+  }
+  const hasJwk = header.jwk !== undefined;
+  const hasKid = header.kid !== undefined;
+  if (hasJwk === hasKid) throw new AcmeError('malformed', 'JWS protected header must have exactly one of "jwk" and "kid" (RFC 8555 §6.2)');
+  if (hasJwk && !modes.includes('jwk')) throw new AcmeError('malformed', 'this resource takes requests signed by an account: use "kid", not "jwk"');
+  if (hasKid && !modes.includes('kid')) throw new AcmeError('malformed', 'this resource takes requests signed with "jwk", not "kid"');
+
+  let account: Account | undefined;
+  let jwk: JWK;
+  if (hasKid) {
+    if (typeof header.kid !== 'string') throw new AcmeError('malformed', 'JWS "kid" is not a string');
+    const id = ctx.urls.accountIdFromKid(header.kid);
+    account = id === undefined ? undefined : await accountById(ctx.db, id);
+    if (!account) throw new AcmeError('accountDoesNotExist', `no account at ${header.kid.slice(0, 200)}`);
+    jwk = account.jwk;
+  } else {
+    jwk = header.jwk as JWK;
+  }
+  const key = await importAccountKey(jwk, alg);
+
+  let verified;
+  try {
+    verified = await flattenedVerify(jws, key, { algorithms: [alg] });
+  } catch (err) {
+    throw new AcmeError('malformed', `JWS signature does not verify: ${(err as Error).message}`);
+  }
+
+  // Nonce and URL are checked only once the signature holds, so a forged request cannot burn
+  // someone else's nonce.
+  if (typeof header.nonce !== 'string' || header.nonce.length === 0) throw new AcmeError('badNonce', 'JWS protected header has no nonce');
+  if (!/^[A-Za-z0-9_-]+$/.test(header.nonce) || !(await redeemNonce(ctx.db, header.nonce, ctx.clock.now()))) {
+    throw new AcmeError('badNonce', 'nonce is unknown, expired or already used; retry with the nonce from this response');
+  }
+  if (typeof header.url !== 'string') throw new AcmeError('malformed', 'JWS protected header has no url (RFC 8555 §6.4)');
+  if (header.url !== requestUrl) throw new AcmeError('unauthorized', `JWS url "${header.url.slice(0, 200)}" is not the URL this request was sent to, ${requestUrl}`);
+  if (account && account.status !== 'valid') throw new AcmeError('unauthorized', `account is ${account.status}`);
+
+  let payload: unknown = null;
+  const payloadText = Buffer.from(verified.payload).toString('utf8');
+  if (payloadText !== '') {
+    try {
+      payload = JSON.parse(payloadText);
+    } catch {
+      throw new AcmeError('malformed', 'JWS payload is neither empty (POST-as-GET) nor JSON');
+    }
+  }
+  return { protected: header as VerifiedRequest['protected'], jwk, account, payload, jws };
+}
