@@ -71,6 +71,18 @@ export const configSchema = z.strictObject({
       /** How long a claimed validation may run before another instance takes it over. */
       validationLease: duration('30s'),
       http01Timeout: duration('10s'),
+      /** How long a challenge response waits for its validation before answering 'processing'. */
+      validationWait: z
+        .string()
+        .default('2s')
+        .transform((v, ctx) => {
+          const ms = v === '0' ? 0 : parseDuration(v);
+          if (ms === undefined) {
+            ctx.addIssue({ code: 'custom', message: `expected 0 or a duration such as 500ms or 2s, got "${v}"` });
+            return z.NEVER;
+          }
+          return ms;
+        }),
     })
     .prefault({}),
 });

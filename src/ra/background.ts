@@ -10,11 +10,13 @@ export class Background {
 
   constructor(private readonly log: Logger) {}
 
-  run(what: string, work: () => Promise<unknown>): void {
+  /** Starts the work; the returned promise settles when it is done and never rejects. */
+  run(what: string, work: () => Promise<unknown>): Promise<unknown> {
     const p: Promise<unknown> = work()
       .catch((err) => this.log.error({ err, what }, 'background work failed; recovery will retry it'))
       .finally(() => this.running.delete(p));
     this.running.add(p);
+    return p;
   }
 
   async drain(): Promise<void> {

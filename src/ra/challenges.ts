@@ -18,7 +18,12 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
   // repeated requests to the server; Boulder does the same).
   if (challenge.status === 'pending') {
     const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease));
-    if (started) ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id));
+    if (started) {
+      const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id));
+      // Most validations finish in milliseconds: wait briefly so the response already carries
+      // the result and the client saves a round of polling. A slow one goes on in the background.
+      await waitAtMost(done, ctx.config.acme.validationWait);
+    }
   }
   return (await challengeById(ctx.db, challengeId))!;
 }
@@ -62,4 +67,10 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
     },
     'validation finished',
   );
+}
+
+function waitAtMost(p: Promise<unknown>, ms: number): Promise<unknown> {
+  if (ms <= 0) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }

@@ -29,6 +29,8 @@ export interface TestServerOptions {
   databaseUrl?: string;
   /** Extra config file (YAML text) for keys without a flag. */
   configYaml?: string;
+  /** Where the server's JSON log lines go (default: nowhere unless ATTESTCA_TEST_LOG is set). */
+  logLines?: string[];
 }
 
 export async function startTestServer(o: TestServerOptions): Promise<TestServer> {
@@ -56,11 +58,13 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
       databaseUrl,
       dnsServer: o.dnsServer,
       http01Port: o.http01Port === undefined ? undefined : String(o.http01Port),
-      logLevel: process.env.ATTESTCA_TEST_LOG ?? 'silent',
+      logLevel: o.logLines ? 'info' : (process.env.ATTESTCA_TEST_LOG ?? 'silent'),
       ...o.overrides,
     },
   });
-  const server = await startServer(config, createLogger(config.logLevel));
+  const lines = o.logLines;
+  const destination = lines ? { write: (line: string) => void lines.push(line) } : undefined;
+  const server = await startServer(config, createLogger(config.logLevel, destination));
   const rootsPem = readFileSync(path.join(dataDir, 'ca', 'roots.pem'), 'utf8');
   const agent = new https.Agent({ ca: rootsPem, keepAlive: true });
   return {
