@@ -18,7 +18,7 @@ import type { Db } from './sa/db.js';
 import { openPglite } from './sa/db-pglite.js';
 import { openPostgres } from './sa/db-postgres.js';
 import { migrate } from './sa/migrate.js';
-import { tlsMaterial } from './tls.js';
+import { keepTlsFresh, tlsMaterial } from './tls.js';
 import { ValidationAuthority } from './va/authority.js';
 import { createResolver } from './va/resolver.js';
 import { createApp } from './wfe/app.js';
@@ -69,9 +69,13 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     const app = createApp(ctx);
 
     let server: http.Server;
+    let stopTls = () => {};
     if (config.tls === 'auto') {
-      const tls = await tlsMaterial(config, ca, db, clock, log);
-      server = https.createServer({ cert: tls.cert, key: tls.key }, app);
+      const issueTls = () => tlsMaterial(config, ca, db, clock, log);
+      const tls = await issueTls();
+      const httpsServer = https.createServer({ cert: tls.cert, key: tls.key }, app);
+      stopTls = keepTlsFresh(httpsServer, tls, issueTls, clock, log);
+      server = httpsServer;
     } else {
       server = http.createServer(app);
     }
@@ -90,7 +94,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       port: bound,
       ctx,
       async close() {
-        stopRecovery();
+        await stopRecovery();
+        stopTls();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

@@ -2,6 +2,7 @@
 // URL, so by default the CA serves TLS with a certificate it issues from its own hierarchy for
 // the base URL's host, and renews it while running. Operators may give their own files instead.
 import { generateKeyPairSync } from 'node:crypto';
+import type https from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { CertificateAuthority } from './ca/authority.js';
 import { newSerial } from './ca/hierarchy.js';
@@ -48,4 +49,24 @@ export async function tlsMaterial(config: Config, ca: CertificateAuthority, db: 
   await storeCertificate(db, { serial, orderId: null, accountId: null, der, chainPem, identifiers, notBefore, notAfter, createdAt: now });
   log.info({ audit: 'issuance', purpose: 'tls-server', serial, identifiers, notAfter }, 'issued the HTTPS certificate of this server');
   return { cert: chainPem, key: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
+}
+
+const RENEW_BEFORE_MS = 30 * 86_400_000;
+const CHECK_EVERY_MS = 12 * 3_600_000;
+
+/** Renews a self-issued HTTPS certificate in place, 30 days before it expires. Returns a stop function. */
+export function keepTlsFresh(server: https.Server, current: TlsMaterial, renew: () => Promise<TlsMaterial>, clock: Clock, log: Logger): () => void {
+  if (!current.notAfter) return () => {};
+  let notAfter = current.notAfter;
+  const timer = setInterval(() => {
+    if (notAfter.getTime() - clock.now().getTime() > RENEW_BEFORE_MS) return;
+    renew().then(
+      (next) => {
+        server.setSecureContext({ cert: next.cert, key: next.key });
+        notAfter = next.notAfter ?? notAfter;
+      },
+      (err: unknown) => log.error({ err }, 'renewing the HTTPS certificate failed; will try again'),
+    );
+  }, CHECK_EVERY_MS).unref();
+  return () => clearInterval(timer);
 }

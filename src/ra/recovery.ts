@@ -35,21 +35,24 @@ export async function recoverInterrupted(ctx: RaContext): Promise<{ validations:
   return { validations: validations.length, issuances: orders.length };
 }
 
-/** Sweeps now and then every `everyMs`, until the returned stop function is called. */
-export function startRecovery(ctx: RaContext, everyMs: number): () => void {
+/** Sweeps now and then every `everyMs`, until the returned stop function is called and awaited. */
+export function startRecovery(ctx: RaContext, everyMs: number): () => Promise<void> {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
   const tick = async () => {
     try {
       await recoverInterrupted(ctx);
     } catch (err) {
       ctx.log.error({ err }, 'recovery sweep failed; trying again later');
     }
-    if (!stopped) timer = setTimeout(tick, everyMs).unref();
+    if (!stopped) timer = setTimeout(() => (running = tick()), everyMs).unref();
   };
-  void tick();
-  return () => {
+  running = tick();
+  // Stopping waits for a sweep in progress, so the database is not closed under it.
+  return async () => {
     stopped = true;
     if (timer) clearTimeout(timer);
+    await running;
   };
 }
