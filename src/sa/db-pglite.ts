@@ -22,7 +22,9 @@ export async function openPglite(dir: string | undefined): Promise<Db> {
 
   const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
     const res = await q.query(sql, params as unknown[] | undefined);
-    return { rows: normalise<R>(res.rows), rowCount: res.affectedRows ?? res.rows.length };
+    // pg's rowCount is the count in the command tag: rows changed by INSERT/UPDATE/DELETE, rows
+    // returned by SELECT. PGlite's affectedRows is 0 for a SELECT; its rowCount is the tag count.
+    return { rows: normalise<R>(res.rows), rowCount: res.rowCount ?? res.affectedRows ?? res.rows.length };
   };
 
   return {

@@ -8,17 +8,27 @@ import type { Db, Queryable } from './db.js';
 
 /**
  * Moves a pending challenge of a pending, unexpired authorization to processing. Returns false
- * when the challenge was not in that state (already processing, or finished).
+ * when the challenge was not in that state (already processing, or finished), or when another
+ * challenge of its authorization was already tried: one attempt per authorization (RFC 8555
+ * §7.1.6, a failed challenge makes the authorization invalid).
  */
 export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1
-     FROM authorizations a
-     WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.status = 'pending' AND a.expires_at > $2
-       AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authz_id = c.authz_id AND o.status <> 'pending')`,
-    [challengeId, now, leaseUntil],
-  );
-  return rowCount === 1;
+  return db.transaction(async (tx) => {
+    // Lock the authorization first. The NOT EXISTS below reads the sibling challenges, and two
+    // siblings started at once would each see the other still pending and both start (write
+    // skew under READ COMMITTED). The lock serialises them, and the UPDATE, a new statement,
+    // sees the sibling that won.
+    const authz = await tx.query('SELECT a.id FROM authorizations a JOIN challenges c ON c.authz_id = a.id WHERE c.id = $1 FOR UPDATE OF a', [challengeId]);
+    if (authz.rows.length !== 1) return false;
+    const { rowCount } = await tx.query(
+      `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1
+       FROM authorizations a
+       WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.status = 'pending' AND a.expires_at > $2
+         AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authz_id = c.authz_id AND o.status <> 'pending')`,
+      [challengeId, now, leaseUntil],
+    );
+    return rowCount === 1;
+  });
 }
 
 /** Claims validations whose lease ran out, extending the lease for this instance. */
