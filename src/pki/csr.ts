@@ -55,7 +55,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
     throw new CsrError(`CSR public key cannot be read: ${(err as Error).message}`);
   }
 
-  const algorithm = AsnConvert.parse(parts.algorithm, AlgorithmIdentifier).algorithm;
+  const algorithm = parseDer(parts.algorithm, AlgorithmIdentifier, 'signature algorithm').algorithm;
   if (!(algorithm in SIGNATURE_HASHES)) throw new CsrError(`CSR signature algorithm ${algorithm} is not accepted (use ECDSA or RSA PKCS #1 v1.5 with SHA-256/384/512, or Ed25519)`);
   if (!signatureMatchesKey(algorithm, info.subjectPKInfo)) throw new CsrError(`CSR signature algorithm ${algorithm} does not fit its public key`);
   let ok = false;
@@ -71,11 +71,11 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   for (const attr of info.attributes) {
     if (attr.type !== OID.extensionRequest) continue;
     if (attr.values.length !== 1 || out.extensionRequest) throw new CsrError('CSR has more than one extensionRequest');
-    out.extensionRequest = AsnConvert.parse(attr.values[0]!, Extensions);
+    out.extensionRequest = parseDer(attr.values[0]!, Extensions, 'extensionRequest');
   }
   for (const ext of out.extensionRequest ?? []) {
     if (ext.extnID !== OID.subjectAltName) continue;
-    const names = AsnConvert.parse(ext.extnValue, GeneralNames);
+    const names = parseDer(ext.extnValue, GeneralNames, 'subjectAltName');
     for (const n of names) {
       if (n.dNSName !== undefined) out.dnsNames.push(n.dNSName.toLowerCase());
       else if (n.iPAddress !== undefined) {
@@ -89,6 +89,18 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
     }
   }
   return out;
+}
+
+/**
+ * Parses a DER field nested in the CSR. The outer parse accepts any bytes inside an OCTET STRING
+ * or an attribute value, so a signed CSR can still carry a field that is not what its OID says.
+ */
+function parseDer<T>(der: Parameters<typeof AsnConvert.parse>[0], schema: new () => T, what: string): T {
+  try {
+    return AsnConvert.parse(der, schema);
+  } catch (err) {
+    throw new CsrError(`CSR ${what} is not valid DER: ${(err as Error).message}`);
+  }
 }
 
 function readCommonName(subject: Name): string | undefined {

@@ -5,6 +5,9 @@ import { isIP } from 'node:net';
  * when the text is not an address. RFC 8738 §3 compares IP identifiers in this form.
  */
 export function canonicalIp(text: string): string | undefined {
+  // isIP accepts a zone index ("fe80::1%eth0", RFC 4007 §11), which names no address outside
+  // one host and which URL cannot parse.
+  if (text.includes('%')) return undefined;
   const kind = isIP(text);
   if (kind === 4) return text.split('.').map((p) => String(Number(p))).join('.');
   if (kind === 6) {

@@ -7,7 +7,7 @@ import { AcmeError } from '../errors.js';
 import { newAccount, updateAccount } from '../ra/accounts.js';
 import type { RaContext } from '../ra/context.js';
 import { orderIdsByAccount } from '../sa/orders.js';
-import { acmePost, locals, param, requirePostAsGet, sendJson } from './http.js';
+import { acmePost, isResourceId, locals, param, requirePostAsGet, sendJson } from './http.js';
 import { parsePayload } from './validate.js';
 
 const ORDERS_PER_PAGE = 50;
@@ -51,7 +51,8 @@ export function mountAccount(app: Router, ctx: RaContext): void {
       requirePostAsGet(v);
       const account = v.account!;
       if (param(req, 'id') !== account.id) throw new AcmeError('unauthorized', "another account's orders cannot be listed");
-      const cursor = typeof req.query.cursor === 'string' ? req.query.cursor : undefined;
+      const cursor = req.query.cursor;
+      if (cursor !== undefined && !isResourceId(cursor)) throw new AcmeError('malformed', 'cursor is not an order id; follow the rel="next" Link');
       const ids = await orderIdsByAccount(ctx.db, account.id, cursor, ORDERS_PER_PAGE + 1);
       const page = ids.slice(0, ORDERS_PER_PAGE);
       const headers: Record<string, string> = {};

@@ -40,13 +40,16 @@ export function createApp(ctx: RaContext): Express {
   return app;
 }
 
-/** Replay-Nonce on every ACME response and the directory link (RFC 8555 §6.5, §7.1). */
+/**
+ * Replay-Nonce on every ACME response and the directory link (RFC 8555 §6.5, §7.1). Any POST
+ * gets one too, even to a wrong path: its client speaks ACME and needs a nonce for its next try.
+ */
 function acmeHeaders(ctx: RaContext): RequestHandler {
   return async (req, res, next) => {
     try {
       res.setHeader('Link', `<${ctx.urls.directory}>;rel="index"`);
       res.setHeader('Cache-Control', 'no-store');
-      if (req.path.startsWith('/acme/')) {
+      if (req.path.startsWith('/acme/') || req.method === 'POST') {
         const nonce = randomBytes(16).toString('base64url');
         await storeNonce(ctx.db, nonce, new Date(ctx.clock.now().getTime() + ctx.config.acme.nonceLifetime));
         res.setHeader('Replay-Nonce', nonce);
@@ -76,7 +79,7 @@ const methodOrNotFound: RequestHandler = (req, _res, next) => {
 
 function problemHandler(ctx: RaContext): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const problem = bodyParserProblem(err) ?? toAcmeError(err);
+    const problem = plumbingProblem(err) ?? toAcmeError(err);
     if (problem.type === 'serverInternal') ctx.log.error({ err }, 'internal error');
     locals(res).problem = problem.type;
     if (res.headersSent) {
@@ -88,14 +91,18 @@ function problemHandler(ctx: RaContext): ErrorRequestHandler {
   };
 }
 
-/** Errors raised by express.raw before any handler runs (body too large, aborted, bad encoding). */
-function bodyParserProblem(err: unknown): AcmeError | undefined {
+/**
+ * Client errors raised by Express before any handler runs, marked with a 4xx `status`: express.raw
+ * (body too large, aborted, a Content-Encoding whose bytes do not inflate, which carries no
+ * `type`) and the router (a path parameter that is not valid percent-encoding, a URIError).
+ */
+function plumbingProblem(err: unknown): AcmeError | undefined {
   if (err instanceof AcmeError) return undefined;
-  const e = err as { type?: string; status?: number; limit?: number };
-  if (typeof e?.type !== 'string' || typeof e.status !== 'number') return undefined;
+  const e = err as { type?: string; status?: number; limit?: number; message?: string };
+  if (typeof e?.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
   if (e.type === 'entity.too.large') return new AcmeError('malformed', `request body is larger than ${e.limit} bytes`, { status: 413 });
-  if (e.status >= 400 && e.status < 500) return new AcmeError('malformed', `request body cannot be read (${e.type})`, { status: e.status });
-  return undefined;
+  const what = typeof e.type === 'string' ? e.type : String(e.message).slice(0, 100);
+  return new AcmeError('malformed', `request cannot be read (${what})`, { status: e.status, cause: err });
 }
 
 function requestLog(ctx: RaContext): RequestHandler {

@@ -56,7 +56,14 @@ export function requireObjectPayload(v: VerifiedRequest): Record<string, unknown
   return v.payload as Record<string, unknown>;
 }
 
+/**
+ * Resource ids are base64url (sa/ids.ts) and serials hex; any other text names no resource and
+ * is not sent to the database (Postgres text cannot hold NUL, so "%00" would fail the query).
+ */
+export const isResourceId = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(v);
+
+/** A path parameter that is a resource id, or '' (which names nothing) when it is not one. */
 export const param = (req: Request, name: string): string => {
   const v = req.params[name];
-  return typeof v === 'string' ? v : '';
+  return isResourceId(v) ? v : '';
 };

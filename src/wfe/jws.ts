@@ -16,7 +16,7 @@ export interface VerifiedRequest {
   jwk: JWK;
   /** The account for kid-signed requests. */
   account: Account | undefined;
-  /** The parsed JSON payload, or null for POST-as-GET (empty payload, RFC 8555 §6.3). */
+  /** The payload, a JSON object, or null for POST-as-GET (empty payload, RFC 8555 §6.3). */
   payload: unknown;
   /** The raw flattened JWS, for nested verification (keyChange). */
   jws: FlattenedJWSInput;
@@ -121,6 +121,8 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
   if (header.url !== requestUrl) throw new AcmeError('unauthorized', `JWS url "${header.url.slice(0, 200)}" is not the URL this request was sent to, ${requestUrl}`);
   if (account && account.status !== 'valid') throw new AcmeError('unauthorized', `account is ${account.status}`);
 
+  // Every ACME request payload is a JSON object (RFC 8555 §7); only the empty string is a
+  // POST-as-GET (§6.3), so "null" or "[]" cannot pass for one.
   let payload: unknown = null;
   const payloadText = Buffer.from(verified.payload).toString('utf8');
   if (payloadText !== '') {
@@ -129,6 +131,7 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
     } catch {
       throw new AcmeError('malformed', 'JWS payload is neither empty (POST-as-GET) nor JSON');
     }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw new AcmeError('malformed', 'JWS payload is neither empty (POST-as-GET) nor a JSON object');
   }
   return { protected: header as VerifiedRequest['protected'], jwk, account, payload, jws };
 }
