@@ -16,8 +16,8 @@ import { constants, createHash, timingSafeEqual, verify, type KeyObject } from '
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { BasicConstraints, ExtendedKeyUsage, SubjectAlternativeName } from '@peculiar/asn1-x509';
 import { extension, parseCert, verifyChain, type ParsedCert } from '../pki/chain.js';
-import { children, readTlv } from '../pki/der.js';
 import { OID } from '../pki/oids.js';
+import { OID_HARDWARE_MODULE_NAME, OID_PERMANENT_IDENTIFIER, otherNameIdentifier } from '../pki/othernames.js';
 import { parseCertInfo, parsePubArea, parseSignature, publicAreaSpki, tpmName, TPM_ALG, TPM_HASHES, TPMA_OBJECT } from './tpm-structures.js';
 import { AttestationError, member, x5c, type AttestationFacts, type AttestationVerifier, type HardwareModule } from './verifier.js';
 
@@ -30,10 +30,6 @@ const OID_EXT_KEY_USAGE = '2.5.29.37';
 const OID_TCG_KP_AIK_CERTIFICATE = '2.23.133.8.3';
 /** tcg-at-tpmManufacturer / tpmModel / tpmVersion: TCG EK Credential Profile §3.2.9 (SAN directoryName), WebAuthn §8.3.1. */
 const OID_TCG_AT = { manufacturer: '2.23.133.2.1', model: '2.23.133.2.2', version: '2.23.133.2.3' } as const;
-/** id-on-permanentIdentifier, RFC 4043 §2. */
-const OID_PERMANENT_IDENTIFIER = '1.3.6.1.5.5.7.8.3';
-/** id-on-hardwareModuleName, RFC 4108 §5. */
-const OID_HARDWARE_MODULE_NAME = '1.3.6.1.5.5.7.8.4';
 
 /**
  * `alg` values (IANA COSE Algorithms registry) accepted for the AK signature over certInfo, with
@@ -56,53 +52,6 @@ export interface AkCertificate {
   version: string;
   permanentIdentifiers: string[];
   hardwareModules: HardwareModule[];
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** Dotted text of the contents of a DER OBJECT IDENTIFIER (X.690 §8.19). */
-function oidText(content: Uint8Array): string {
-  const arcs: bigint[] = [];
-  let v = 0n;
-  for (let i = 0; i < content.length; i++) {
-    const b = content[i]!;
-    if (v === 0n && b === 0x80) throw new Error('OID arc has a leading 0x80 byte');
-    v = (v << 7n) | BigInt(b & 0x7f);
-    if (!(b & 0x80)) {
-      arcs.push(v);
-      v = 0n;
-    } else if (i === content.length - 1) throw new Error('OID ends inside an arc');
-  }
-  if (!arcs.length) throw new Error('OID is empty');
-  const first = arcs[0]! < 40n ? 0n : arcs[0]! < 80n ? 1n : 2n;
-  return [first, arcs[0]! - first * 40n, ...arcs.slice(1)].join('.');
-}
-
-/** An otherName value as the identifier text the order names (draft §3, §4). */
-function otherNameIdentifier(typeId: string, der: Uint8Array): { pi?: string; hm?: HardwareModule } {
-  const seq = readTlv(der, 0);
-  if (seq.tag !== 0x30 || seq.end !== der.length) throw new Error('not a single DER SEQUENCE');
-  const parts = children(der, seq);
-  const text = (t: { start: number; end: number }) => utf8.decode(der.subarray(t.start, t.end));
-  const noSlash = (s: string, what: string) => {
-    // The identifier grammar (draft §3, §4) has "/" as separator; a value holding one could
-    // be confused with value "/" assigner.
-    if (s.length === 0 || s.includes('/')) throw new Error(`${what} is empty or contains "/"`);
-    return s;
-  };
-  if (typeId === OID_PERMANENT_IDENTIFIER) {
-    // PermanentIdentifier ::= SEQUENCE { identifierValue UTF8String OPTIONAL, assigner OBJECT IDENTIFIER OPTIONAL }
-    const [value, assigner, extra] = parts;
-    // The AK subject is empty, so RFC 4043's fallback to the subject serialNumber gives nothing.
-    if (!value || value.tag !== 0x0c) throw new Error('PermanentIdentifier has no identifierValue');
-    if (extra || (assigner && assigner.tag !== 0x06)) throw new Error('PermanentIdentifier has unexpected members');
-    const id = noSlash(text(value), 'identifierValue');
-    return { pi: assigner ? `${id}/${oidText(der.subarray(assigner.start, assigner.end))}` : id };
-  }
-  // HardwareModuleName ::= SEQUENCE { hwType OBJECT IDENTIFIER, hwSerialNum OCTET STRING }
-  const [type, serial, extra] = parts;
-  if (!type || type.tag !== 0x06 || !serial || serial.tag !== 0x04 || extra) throw new Error('HardwareModuleName is not { hwType OID, hwSerialNum OCTET STRING }');
-  return { hm: { type: oidText(der.subarray(type.start, type.end)), serial: noSlash(text(serial), 'hwSerialNum') } };
 }
 
 /**
@@ -156,13 +105,16 @@ export function readAkCertificate(cert: ParsedCert): AkCertificate {
     if (other && (other.typeId === OID_PERMANENT_IDENTIFIER || other.typeId === OID_HARDWARE_MODULE_NAME)) {
       const id = (() => {
         try {
-          return otherNameIdentifier(other.typeId, new Uint8Array(other.value));
+          return otherNameIdentifier(other.typeId, new Uint8Array(other.value))!;
         } catch (err) {
           throw new AttestationError('identifiers', `AK certificate otherName ${other.typeId} is malformed: ${(err as Error).message}`);
         }
       })();
-      if (id.pi !== undefined) permanentIdentifiers.push(id.pi);
-      if (id.hm) hardwareModules.push(id.hm);
+      if (id.type === 'permanent-identifier') permanentIdentifiers.push(id.value);
+      else {
+        const slash = id.value.lastIndexOf('/');
+        hardwareModules.push({ serial: id.value.slice(0, slash), type: id.value.slice(slash + 1) });
+      }
     }
   }
   for (const key of Object.keys(OID_TCG_AT) as (keyof typeof OID_TCG_AT)[]) {

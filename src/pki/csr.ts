@@ -7,6 +7,7 @@ import { AlgorithmIdentifier, Extensions, GeneralNames, Name, SubjectPublicKeyIn
 import { splitSigned } from './der.js';
 import { canonicalIp } from './ip.js';
 import { OID } from './oids.js';
+import { otherNameIdentifier } from './othernames.js';
 
 export class CsrError extends Error {
   override name = 'CsrError';
@@ -30,6 +31,8 @@ export interface ParsedCsr {
   commonName: string | undefined;
   dnsNames: string[];
   ipAddresses: string[];
+  /** PermanentIdentifier and HardwareModuleName otherNames, as identifier text (pki/othernames.ts). */
+  deviceIdentifiers: { type: 'permanent-identifier' | 'hardware-module'; value: string }[];
   /** SAN entries of other kinds (email, URI, otherName…), named for the error message. */
   otherNames: string[];
   extensionRequest: Extensions | undefined;
@@ -67,7 +70,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   if (!ok) throw new CsrError('CSR signature does not verify with the CSR public key');
 
   const commonName = readCommonName(info.subject);
-  const out: ParsedCsr = { publicKey, spki, commonName, dnsNames: [], ipAddresses: [], otherNames: [], extensionRequest: undefined };
+  const out: ParsedCsr = { publicKey, spki, commonName, dnsNames: [], ipAddresses: [], deviceIdentifiers: [], otherNames: [], extensionRequest: undefined };
   for (const attr of info.attributes) {
     if (attr.type !== OID.extensionRequest) continue;
     if (attr.values.length !== 1 || out.extensionRequest) throw new CsrError('CSR has more than one extensionRequest');
@@ -84,7 +87,16 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
         out.ipAddresses.push(ip);
       } else if (n.rfc822Name !== undefined) out.otherNames.push(`email:${n.rfc822Name}`);
       else if (n.uniformResourceIdentifier !== undefined) out.otherNames.push(`URI:${n.uniformResourceIdentifier}`);
-      else if (n.otherName !== undefined) out.otherNames.push(`otherName:${n.otherName.typeId}`);
+      else if (n.otherName !== undefined) {
+        let device: ReturnType<typeof otherNameIdentifier>;
+        try {
+          device = otherNameIdentifier(n.otherName.typeId, new Uint8Array(n.otherName.value));
+        } catch (err) {
+          throw new CsrError(`CSR otherName ${n.otherName.typeId} is malformed: ${(err as Error).message}`);
+        }
+        if (device) out.deviceIdentifiers.push(device);
+        else out.otherNames.push(`otherName:${n.otherName.typeId}`);
+      }
       else out.otherNames.push('an unsupported name form');
     }
   }
