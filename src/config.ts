@@ -32,6 +32,10 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'exp
 const port = z.coerce.number().int().min(1, 'expected a port from 1 to 65535').max(65535, 'expected a port from 1 to 65535');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.com' });
 
+/** Attestation statement formats a verifier exists for (src/attestation/). */
+export const attestationFormats = ['apple', 'step', 'tpm', 'android-key'] as const;
+export type AttestationFormat = (typeof attestationFormats)[number];
+
 export const keyTypes = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 export type KeyType = (typeof keyTypes)[number];
 
@@ -85,15 +89,50 @@ export const configSchema = z.strictObject({
         }),
     })
     .prefault({}),
+  /** device-attest-01 (draft-ietf-acme-device-attest): policy for permanent-identifier and hardware-module orders. */
+  deviceAttest: z
+    .strictObject({
+      /** Formats accepted; remove one to refuse its statements. */
+      formats: z.array(z.enum(attestationFormats, { error: `expected some of ${attestationFormats.join(', ')}` })).default([...attestationFormats]),
+      /**
+       * Trust anchors per format, PEM files, replacing the built-in roots of that format (Apple
+       * Enterprise Attestation Root, Yubico's PIV roots, Google's attestation roots). tpm has no
+       * built-in roots: give the CA that issues your TPMs' AK certificates.
+       */
+      roots: z.partialRecord(z.enum(attestationFormats, { error: `expected a format: ${attestationFormats.join(', ')}` }), z.union([z.string(), z.array(z.string())])).default({}),
+      /**
+       * required: a device must present a valid attestation. optional: a device that sends none
+       * is accepted if its identifier is on the allowlist (no key binding then).
+       */
+      attestation: z.enum(['required', 'optional']).default('required'),
+      /** Serial numbers / UDIDs / identifier values allowed; empty means any attested device. */
+      allowlist: z.array(z.string().min(1)).default([]),
+      /** Refuse attestations whose OS version is below this (Apple osVersion, Android osVersion). */
+      minimumOsVersion: z.string().regex(/^\d+(\.\d+)*$/, 'expected a version such as 17.4').optional(),
+      /**
+       * draft-ietf-acme-device-attest-09 §3: issue certificates that do not name the device (no
+       * PermanentIdentifier/HardwareModuleName SAN), and refuse CSRs that ask for one.
+       */
+      privacyPreserving: z.boolean().default(false),
+      /** Accept YubiKeys whose f9 certificate lacks basicConstraints (firmware 4.3.x, 5.2.4). */
+      allowYubikeyF9WithoutBasicConstraints: z.boolean().default(false),
+      /** Validity of device certificates. */
+      certValidity: duration('365d'),
+    })
+    .prefault({}),
 });
 
 export type FileConfig = z.input<typeof configSchema>;
 type Parsed = z.output<typeof configSchema>;
 
-export interface Config extends Omit<Parsed, 'ca' | 'baseUrl'> {
+export interface Config extends Omit<Parsed, 'ca' | 'baseUrl' | 'deviceAttest'> {
   baseUrl: string;
   configFile: string | undefined;
   ca: Parsed['ca'] & { passphrase: string | undefined };
+  deviceAttest: Omit<Parsed['deviceAttest'], 'roots'> & {
+    /** PEM text of the configured roots per format (read here, once); absent = built-in roots. */
+    roots: Partial<Record<AttestationFormat, string>>;
+  };
 }
 
 /** Where each top-level key can be set, for error messages. */
@@ -110,6 +149,7 @@ const sources: Record<string, { flag?: string; env?: string }> = {
   dnsServer: { flag: '--dns-server', env: 'ATTESTCA_DNS_SERVER' },
   logLevel: { flag: '--log-level', env: 'ATTESTCA_LOG_LEVEL' },
   'ca.passphraseFile': { flag: '--passphrase-file', env: 'ATTESTCA_CA_PASSPHRASE_FILE' },
+  'deviceAttest.roots': { flag: '--attestation-root FORMAT=PEMFILE', env: 'ATTESTCA_ATTESTATION_ROOTS (FORMAT=FILE,…)' },
 };
 
 export class ConfigError extends Error {
@@ -117,7 +157,11 @@ export class ConfigError extends Error {
 }
 
 /** Values from the command line, already named after config keys (see cli.ts). */
-export type ConfigOverrides = Partial<Record<keyof typeof sources, string | undefined>>;
+type OverrideKey = 'dataDir' | 'listen' | 'baseUrl' | 'databaseUrl' | 'tls' | 'tlsCertFile' | 'tlsKeyFile' | 'http01Port' | 'tlsalpn01Port' | 'dnsServer' | 'logLevel' | 'ca.passphraseFile';
+export type ConfigOverrides = { [K in OverrideKey]?: string | undefined } & {
+  /** FORMAT=PEMFILE pairs from repeated --attestation-root flags. */
+  attestationRoots?: string[];
+};
 
 export interface LoadOptions {
   configFile?: string | undefined;
@@ -169,13 +213,22 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const configFile = options.configFile ?? env.ATTESTCA_CONFIG;
   const raw: Record<string, unknown> = configFile ? readConfigFile(configFile) : {};
 
+  const rootPairs = [...(env.ATTESTCA_ATTESTATION_ROOTS ? env.ATTESTCA_ATTESTATION_ROOTS.split(',') : []), ...(options.overrides?.attestationRoots ?? [])];
+  for (const pair of rootPairs) {
+    const m = /^([a-z-]+)=(.+)$/.exec(pair.trim());
+    if (!m) throw new ConfigError(`--attestation-root: expected FORMAT=PEMFILE (FORMAT one of ${attestationFormats.join(', ')}), got "${pair}"`);
+    const da = (raw.deviceAttest ??= {}) as Record<string, unknown>;
+    const roots = (da.roots ??= {}) as Record<string, unknown>;
+    roots[m[1]!] = m[2]!;
+  }
   for (const [key, src] of Object.entries(sources)) {
+    if (key === 'deviceAttest.roots') continue;
     const fromEnv = src.env ? env[src.env] : undefined;
     if (fromEnv !== undefined && fromEnv !== '') setPath(raw, key, fromEnv);
     if (key === 'databaseUrl' && !fromEnv && env.ATTESTCA_DATABASE_URL) setPath(raw, key, env.ATTESTCA_DATABASE_URL);
   }
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
-    if (value !== undefined) setPath(raw, key, value);
+    if (typeof value === 'string' && key !== 'attestationRoots') setPath(raw, key, value);
   }
 
   const result = configSchema.safeParse(raw);
@@ -204,8 +257,28 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (!passphrase) throw new ConfigError(`ca.passphraseFile: ${parsed.ca.passphraseFile} is empty; put the CA key passphrase in it`);
   }
 
+  const roots: Partial<Record<AttestationFormat, string>> = {};
+  for (const [format, files] of Object.entries(parsed.deviceAttest.roots) as [AttestationFormat, string | string[]][]) {
+    roots[format] = (Array.isArray(files) ? files : [files])
+      .map((file) => {
+        let pem: string;
+        try {
+          pem = readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new ConfigError(`deviceAttest.roots.${format}: ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); give a PEM file of root certificates`);
+        }
+        if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`deviceAttest.roots.${format}: ${file} holds no PEM certificate`);
+        return pem;
+      })
+      .join('\n');
+  }
+  if (parsed.deviceAttest.attestation === 'optional' && parsed.deviceAttest.allowlist.length === 0) {
+    throw new ConfigError('deviceAttest.attestation: "optional" needs deviceAttest.allowlist: without an attestation, only the allowlist says which identifiers are real devices');
+  }
+
   return {
     ...parsed,
+    deviceAttest: { ...parsed.deviceAttest, roots },
     dataDir: path.resolve(parsed.dataDir),
     baseUrl,
     configFile,

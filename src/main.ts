@@ -64,6 +64,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       http01Port: config.http01Port,
       tlsalpn01Port: config.tlsalpn01Port,
       http01TimeoutMs: config.acme.http01Timeout,
+      deviceAttest: config.deviceAttest,
     });
     const ctx: RaContext = { db, ca, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log) };
     const app = createApp(ctx);

@@ -44,7 +44,7 @@ export async function tlsMaterial(config: Config, ca: CertificateAuthority, db: 
   const serial = newSerial();
   // Recorded like every certificate this CA signs: serial first, then the certificate.
   await reserveSerial(db, serial, null, 'tls-server', now);
-  const der = await ca.issue({ serial, spki: key.publicKey.export({ type: 'spki', format: 'der' }), identifiers, notBefore, notAfter });
+  const der = await ca.issue({ serial, spki: key.publicKey.export({ type: 'spki', format: 'der' }), identifiers, notBefore, notAfter, profile: 'server' });
   const chainPem = toPem(der) + ca.intermediatesPem;
   await storeCertificate(db, { serial, orderId: null, accountId: null, der, chainPem, identifiers, notBefore, notAfter, createdAt: now });
   log.info({ audit: 'issuance', purpose: 'tls-server', serial, identifiers, notAfter }, 'issued the HTTPS certificate of this server');

@@ -19,11 +19,13 @@ import {
   storeCertificate,
   type NewCertificate,
 } from '../src/sa/issuance.js';
-import { migrate } from '../src/sa/migrate.js';
+import { migrate, readMigrations } from '../src/sa/migrate.js';
 import { purgeExpiredNonces, redeemNonce, storeNonce } from '../src/sa/nonces.js';
 import { authorizationById, challengeById, createOrder, orderById } from '../src/sa/orders.js';
 import { claimStaleValidations, finishValidation, startValidation } from '../src/sa/validations.js';
 import { backends, createPostgresDatabase, openTestDatabase, type Backend, type TestDatabase } from './helpers/db.js';
+
+const ALL = readMigrations().map((m) => m.name);
 import { at, DAY, http01Ids, makeAccount, makeOrder, makeProcessingOrder, makeReadyOrder, newSerial, problem, T0 } from './helpers/sa-fixtures.js';
 
 // Postgres error codes (PostgreSQL manual, Appendix A).
@@ -95,17 +97,17 @@ for (const backend of backends) {
         for (const drop of cleanup) await drop();
       });
 
-      test('applies 0001_init once; a second run applies nothing', async () => {
+      test('applies every migration once, in order; a second run applies nothing', async () => {
         const t = await openTestDatabase(backend, { migrate: false });
         cleanup.push(t.drop);
-        assert.deepEqual(await migrate(t.db), ['0001_init.sql']);
+        assert.deepEqual(await migrate(t.db), ALL);
         assert.deepEqual(await migrate(t.db), []);
-        const { rows } = await t.db.query<{ version: number; name: string; applied_at: unknown }>('SELECT version, name, applied_at FROM schema_migrations');
-        assert.equal(rows.length, 1);
-        assert.equal(rows[0]!.version, 1);
-        assert.equal(rows[0]!.name, '0001_init.sql');
-        assert.ok(rows[0]!.applied_at instanceof Date);
-        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 9);
+        const { rows } = await t.db.query<{ version: number; name: string; applied_at: unknown }>('SELECT version, name, applied_at FROM schema_migrations ORDER BY version');
+        assert.deepEqual(rows.map((r) => r.name), ALL);
+        assert.deepEqual(rows.map((r) => r.version), ALL.map((_, i) => i + 1));
+        assert.ok(rows.every((r) => r.applied_at instanceof Date));
+        // 0001: schema_migrations + 8 tables; 0002: attestations.
+        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 10);
       });
 
       test('two instances migrating one fresh database at the same moment both succeed, each version recorded once', async () => {
@@ -125,11 +127,11 @@ for (const backend of backends) {
             cleanup.push(() => db.close());
           }
           const results = await Promise.all(instances.map((db) => migrate(db)));
-          assert.deepEqual(results.map((r) => r.length).sort(), [0, 1], 'one instance applies 0001, the other finds it done');
-          assert.deepEqual(results.flat(), ['0001_init.sql']);
+          assert.deepEqual(results.map((r) => r.length).sort(), [0, ALL.length], 'one instance applies them all, the other finds them done');
+          assert.deepEqual(results.flat(), ALL);
           for (const db of instances) {
-            const { rows } = await db.query<{ version: number; n: number }>('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version');
-            assert.deepEqual(rows, [{ version: 1, n: 1 }]);
+            const { rows } = await db.query<{ version: number; n: number }>('SELECT version, count(*) AS n FROM schema_migrations GROUP BY version ORDER BY version');
+            assert.deepEqual(rows, ALL.map((_, i) => ({ version: i + 1, n: 1 })));
           }
         }
       });

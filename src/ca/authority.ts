@@ -4,6 +4,7 @@
 import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
+import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
 
@@ -14,6 +15,13 @@ export interface LeafRequest {
   identifiers: Identifier[];
   notBefore: Date;
   notAfter: Date;
+  /**
+   * server: a TLS certificate for dns/ip names (EKU serverAuth + clientAuth). device: a device
+   * identity for permanent-identifier / hardware-module (EKU clientAuth), the identifier in an
+   * otherName SAN (draft-ietf-acme-device-attest §3, §4), or, with `privacy`, not at all.
+   */
+  profile: 'server' | 'device';
+  privacy?: boolean;
 }
 
 export class CertificateAuthority {
@@ -48,10 +56,7 @@ export class CertificateAuthority {
     const keyType = createPublicKey({ key: req.spki, format: 'der', type: 'spki' }).asymmetricKeyType;
     // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange).
     const usages = x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
-    const firstDns = req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
-    // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
-    const subject = firstDns ? [{ CN: [firstDns.value] }] : [];
-    const names = req.identifiers.map((i) => ({ type: i.type === 'ip' ? 'ip' : 'dns', value: i.value }) as const);
+    const { subject, san, eku } = req.profile === 'device' ? await deviceNames(req) : serverNames(req);
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: req.serial,
       subject,
@@ -64,14 +69,38 @@ export class CertificateAuthority {
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
         new x509.KeyUsagesExtension(usages, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], false),
+        new x509.ExtendedKeyUsageExtension(eku, false),
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
         this.aki,
-        new x509.SubjectAlternativeNameExtension(names, subject.length === 0),
+        ...(san ? [san] : []),
       ],
     });
     return Buffer.from(cert.rawData);
   }
+}
+
+type Names = { subject: { CN: string[] }[]; san: InstanceType<typeof x509.Extension> | undefined; eku: string[] };
+
+function serverNames(req: LeafRequest): Names {
+  const firstDns = req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
+  // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
+  const subject = firstDns ? [{ CN: [firstDns.value] }] : [];
+  const names = req.identifiers.map((i) => ({ type: i.type === 'ip' ? 'ip' : 'dns', value: i.value }) as const);
+  return { subject, san: new x509.SubjectAlternativeNameExtension(names, subject.length === 0), eku: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] };
+}
+
+async function deviceNames(req: LeafRequest): Promise<Names> {
+  const eku = [x509.ExtendedKeyUsage.clientAuth];
+  if (req.privacy) {
+    // The certificate does not name the device; its CN is the key's own hash, as Apple's
+    // attestation leaves do, so that it is still told apart from others.
+    const hash = Buffer.from(await crypto.subtle.digest('SHA-256', req.spki)).toString('hex');
+    return { subject: [{ CN: [hash] }], san: undefined, eku };
+  }
+  const id = req.identifiers[0]!;
+  const subject = id.value.length <= 64 ? [{ CN: [id.value] }] : [];
+  const der = generalNames(req.identifiers.map((i) => (i.type === 'hardware-module' ? hardwareModuleName(i.value) : permanentIdentifierName(i.value))));
+  return { subject, san: new x509.Extension('2.5.29.17', subject.length === 0, der), eku };
 }
 
 export type { KeyObject };

@@ -27,9 +27,10 @@ export const serveOptions = {
   'http01-port': { type: 'string' },
   'tlsalpn01-port': { type: 'string' },
   'dns-server': { type: 'string' },
+  'attestation-root': { type: 'string', multiple: true },
 } as const satisfies Options;
 
-const flagToKey: Record<string, keyof ConfigOverrides> = {
+const flagToKey: Record<string, Exclude<keyof ConfigOverrides, 'attestationRoots'>> = {
   'data-dir': 'dataDir',
   'database-url': 'databaseUrl',
   'passphrase-file': 'ca.passphraseFile',
@@ -59,6 +60,8 @@ export function configFromFlags(values: Record<string, unknown>): Config {
     const v = values[flag];
     if (typeof v === 'string') overrides[key] = v;
   }
+  const roots = values['attestation-root'];
+  if (Array.isArray(roots)) overrides.attestationRoots = roots.filter((r): r is string => typeof r === 'string');
   return loadConfig({ configFile: typeof values.config === 'string' ? values.config : undefined, overrides });
 }
 

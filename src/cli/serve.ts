@@ -22,6 +22,10 @@ Flags (each also settable in the config file and by environment variable):
   --http01-port N          port the http-01 validator connects to (http01Port, ATTESTCA_HTTP01_PORT; default 80)
   --tlsalpn01-port N       port the tls-alpn-01 validator connects to (tlsalpn01Port, ATTESTCA_TLSALPN01_PORT; default 443)
   --dns-server HOST:PORT   resolver for validation lookups (dnsServer, ATTESTCA_DNS_SERVER; default: the system's)
+  --attestation-root FORMAT=PEMFILE
+                           trust anchors for one device-attest-01 format (apple, step, tpm, android-key),
+                           replacing its built-in roots; repeatable (deviceAttest.roots.FORMAT,
+                           ATTESTCA_ATTESTATION_ROOTS as FORMAT=FILE,…)
   --passphrase-file FILE   passphrase of the CA keys (ca.passphraseFile, ATTESTCA_CA_PASSPHRASE_FILE;
                            or the passphrase itself in ATTESTCA_CA_PASSPHRASE)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (logLevel, ATTESTCA_LOG_LEVEL; default info)

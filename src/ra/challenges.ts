@@ -1,28 +1,43 @@
-// Answering a challenge (RFC 8555 §7.5.1): the request moves the challenge to processing and
-// returns at once; the validation runs in the background and its result lands in one
-// transaction with the authorization and the orders waiting on it.
-import type { Account, Challenge } from '../core.js';
+// Answering a challenge (RFC 8555 §7.5.1): the request moves the challenge to processing, the
+// validation runs, and its result lands in one transaction with the authorization and the
+// orders waiting on it. http-01 runs in the background (the response waits briefly for it);
+// device-attest-01 is pure computation and is answered synchronously (draft §5), so the
+// response already says valid or invalid.
+import type { Account, Challenge, Identifier } from '../core.js';
 import { AcmeError, notFound, toAcmeError } from '../errors.js';
 import { accountById } from '../sa/accounts.js';
+import { statementUsed, type Evidence } from '../sa/attestations.js';
+import { isUniqueViolation } from '../sa/db.js';
+import { newId } from '../sa/ids.js';
 import { authorizationById, challengeById } from '../sa/orders.js';
-import { finishValidation, startValidation, type ValidationOutcome } from '../sa/validations.js';
+import { challengePayload, finishValidation, startValidation, type ValidationOutcome } from '../sa/validations.js';
+import type { DeviceEvidence } from '../va/device-attest01.js';
 import { later, type RaContext } from './context.js';
 
-export async function answerChallenge(ctx: RaContext, account: Account, challengeId: string): Promise<Challenge> {
+/** draft-ietf-acme-device-attest §5: {"attObj": base64url}, or Apple's {"error": …}. */
+function deviceResponse(payload: Record<string, unknown>): string {
+  const { attObj, error } = payload;
+  return JSON.stringify({ ...(attObj !== undefined ? { attObj } : {}), ...(error !== undefined ? { error } : {}) });
+}
+
+export async function answerChallenge(ctx: RaContext, account: Account, challengeId: string, payload: Record<string, unknown>): Promise<Challenge> {
   const challenge = await challengeById(ctx.db, challengeId);
   if (!challenge) throw notFound('challenge');
   const authz = await authorizationById(ctx.db, challenge.authzId);
   if (!authz || authz.accountId !== account.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
 
-  // A challenge already processing or finished is returned as it is (RFC 8555 §7.5.1 leaves
-  // repeated requests to the server; Boulder does the same).
+  // A challenge already processing or finished is returned as it is: a response to it is not
+  // validated again (RFC 8555 §7.5.1 leaves repeats to the server; Boulder and step-ca agree).
   if (challenge.status === 'pending') {
-    const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease));
+    const device = challenge.type === 'device-attest-01';
+    const stored = device ? deviceResponse(payload) : null;
+    const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease), stored);
     if (started) {
       const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id));
-      // Most validations finish in milliseconds: wait briefly so the response already carries
-      // the result and the client saves a round of polling. A slow one goes on in the background.
-      await waitAtMost(done, ctx.config.acme.validationWait);
+      // Most http-01 validations finish in milliseconds: wait briefly so the response already
+      // carries the result and the client saves a round of polling. A slow one goes on in the
+      // background. device-attest-01 always finishes here.
+      await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
     }
   }
   return (await challengeById(ctx.db, challengeId))!;
@@ -37,20 +52,38 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
   const started = Date.now();
 
   let outcome: ValidationOutcome;
+  let evidence: DeviceEvidence | undefined;
   try {
-    await ctx.va.validate({
+    evidence = await ctx.va.validate({
       type: challenge.type,
       identifier: authz.identifier,
       token: challenge.token,
       keyAuthorization: `${challenge.token}.${account.keyThumbprint}`,
+      payload: await challengePayload(ctx.db, challengeId),
+      at: ctx.clock.now(),
     });
+    // One attestation serves one validation (issue policy; the freshness and key-authorization
+    // checks already tie a statement to its challenge, this also stops a resubmission).
+    if (evidence?.statementSha256 && (await statementUsed(ctx.db, evidence.statementSha256))) {
+      throw new AcmeError('badAttestationStatement', 'this attestation statement was already used for another validation');
+    }
     outcome = { status: 'valid' };
   } catch (err) {
     const problem = toAcmeError(err);
     if (problem.type === 'serverInternal') ctx.log.error({ err, challenge: challengeId }, 'validation crashed');
     outcome = { status: 'invalid', error: problem.toProblem() };
+    evidence = undefined;
   }
-  const recorded = await finishValidation(ctx.db, challengeId, outcome, ctx.clock.now());
+
+  let recorded: boolean;
+  try {
+    recorded = await finishValidation(ctx.db, challengeId, outcome, ctx.clock.now(), evidence && toStored(evidence, authz.identifier));
+  } catch (err) {
+    if (!evidence || !isUniqueViolation(err)) throw err;
+    // The same statement won a race with this one in another validation.
+    outcome = { status: 'invalid', error: new AcmeError('badAttestationStatement', 'this attestation statement was already used for another validation').toProblem() };
+    recorded = await finishValidation(ctx.db, challengeId, outcome, ctx.clock.now());
+  }
   ctx.log.info(
     {
       audit: 'validation',
@@ -62,11 +95,25 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
       result: outcome.status,
       problem: outcome.status === 'invalid' ? outcome.error.type : undefined,
       detail: outcome.status === 'invalid' ? outcome.error.detail : undefined,
+      attestation: evidence ? { format: evidence.format, claims: evidence.claims } : undefined,
       ms: Date.now() - started,
       recorded,
     },
     'validation finished',
   );
+}
+
+function toStored(e: DeviceEvidence, identifier: Identifier): Evidence {
+  return {
+    id: newId(),
+    format: e.format,
+    identifier,
+    attestedIdentifiers: e.attestedIdentifiers,
+    attestedSpki: e.attestedSpki.length ? e.attestedSpki : null,
+    claims: e.claims,
+    chain: e.chain,
+    statementSha256: e.statementSha256,
+  };
 }
 
 function waitAtMost(p: Promise<unknown>, ms: number): Promise<unknown> {

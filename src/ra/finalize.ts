@@ -1,6 +1,7 @@
 // Finalization (RFC 8555 §7.4): the CSR must name exactly the order's identifiers with an
 // acceptable key that is not the account key; then the order is processing until the signed
 // certificate is stored. Issuance is crash-safe: see sa/issuance.ts.
+import { createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { Account, Identifier, Order } from '../core.js';
 import { effectiveOrderStatus } from '../core.js';
@@ -10,8 +11,9 @@ import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
 import { toPem } from '../pki/pem.js';
 import { beginIssuance, failIssuance, issuanceRequest, reserveSerial, storeCertificate } from '../sa/issuance.js';
 import { orderById } from '../sa/orders.js';
+import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
-import { identifierKey } from './identifiers.js';
+import { identifierKey, isDeviceIdentifier } from './identifiers.js';
 
 export async function finalizeOrder(ctx: RaContext, account: Account, orderId: string, csrB64: string): Promise<Order> {
   const order = await orderById(ctx.db, orderId);
@@ -24,7 +26,8 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   const der = Buffer.from(csrB64, 'base64url');
   const csr = readCsr(der);
   await checkCsrKey(csr, account);
-  checkCsrNames(csr, order.identifiers);
+  if (order.identifiers.some(isDeviceIdentifier)) await checkDeviceCsr(ctx, csr, order);
+  else checkCsrNames(csr, order.identifiers);
 
   const now = ctx.clock.now();
   if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
@@ -77,6 +80,38 @@ function checkCsrNames(csr: ParsedCsr, identifiers: Identifier[]): void {
   }
 }
 
+/** One canonical DER SubjectPublicKeyInfo for a key, whichever encoder produced the input. */
+const canonicalSpki = (spki: Buffer): Buffer => createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' });
+
+/**
+ * A device order (draft-ietf-acme-device-attest §3–§5): the CSR key must be the attested key,
+ * and a PermanentIdentifier/HardwareModuleName SAN in the CSR must name exactly the order's
+ * identifier (or be absent: the draft's privacy-preserving mode forbids it). Other names a device
+ * asks for (Apple's payload SubjectAltName, Subject) are not issued: the certificate names only
+ * what the attestation proved, so they are ignored rather than refused.
+ */
+async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Promise<void> {
+  const evidence = await evidenceForOrder(ctx.db, order.id);
+  if (evidence.length !== order.identifiers.length) throw new AcmeError('orderNotReady', 'the order has no recorded attestation for every identifier');
+  const csrKey = canonicalSpki(csr.spki);
+  for (const e of evidence) {
+    if (!e.attestedSpki) continue; // an unattested device accepted by policy: no key to bind
+    if (!csrKey.equals(canonicalSpki(e.attestedSpki))) {
+      throw new AcmeError('badCSR', `the CSR public key (SHA-256 ${keySha256(csrKey)}) is not the attested key (SHA-256 ${e.attestedKeySha256}) of ${e.identifier.value}: the CSR must be signed by the key the device attested`);
+    }
+  }
+  if (csr.deviceIdentifiers.length && ctx.config.deviceAttest.privacyPreserving) {
+    throw new AcmeError('badCSR', 'this CA issues privacy-preserving device certificates: leave the PermanentIdentifier / HardwareModuleName SAN out of the CSR (draft-ietf-acme-device-attest §3)');
+  }
+  if (csr.deviceIdentifiers.length) {
+    const asked = new Set(csr.deviceIdentifiers.map(identifierKey));
+    const ordered = new Set(order.identifiers.map(identifierKey));
+    if (asked.size !== ordered.size || [...asked].some((a) => !ordered.has(a))) {
+      throw new AcmeError('badCSR', `CSR device names ${[...asked].join(', ')} are not the order's ${[...ordered].join(', ')} (compared octet for octet, draft-ietf-acme-device-attest §3)`);
+    }
+  }
+}
+
 /**
  * Signs and stores the certificate of a processing order. Called by finalize and, after a crash,
  * by recovery. The serial is recorded before signing; certificate and order state change together.
@@ -92,11 +127,22 @@ export async function issue(ctx: RaContext, orderId: string): Promise<void> {
     return;
   }
   const now = ctx.clock.now();
+  const device = req.identifiers.some(isDeviceIdentifier);
+  const validity = device ? ctx.config.deviceAttest.certValidity : ctx.config.ca.certValidity;
   const notBefore = new Date(now.getTime() - ctx.config.ca.backdate);
-  const notAfter = new Date(Math.min(now.getTime() + ctx.config.ca.certValidity, ctx.ca.issuerNotAfter.getTime()));
+  const notAfter = new Date(Math.min(now.getTime() + validity, ctx.ca.issuerNotAfter.getTime()));
+  const attestationId = device ? (await evidenceForOrder(ctx.db, orderId))[0]?.id ?? null : null;
   const serial = newSerial();
   await reserveSerial(ctx.db, serial, orderId, 'acme', now);
-  const der = await ctx.ca.issue({ serial, spki: csr.spki, identifiers: req.identifiers, notBefore, notAfter });
+  const der = await ctx.ca.issue({
+    serial,
+    spki: csr.spki,
+    identifiers: req.identifiers,
+    notBefore,
+    notAfter,
+    profile: device ? 'device' : 'server',
+    privacy: device && ctx.config.deviceAttest.privacyPreserving,
+  });
   const stored = await storeCertificate(ctx.db, {
     serial,
     orderId,
@@ -107,9 +153,10 @@ export async function issue(ctx: RaContext, orderId: string): Promise<void> {
     notBefore,
     notAfter,
     createdAt: now,
+    attestationId,
   });
   ctx.log.info(
-    { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, notBefore, notAfter, stored },
+    { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, notBefore, notAfter, attestation: attestationId ?? undefined, stored },
     stored ? 'certificate issued' : 'certificate signed but the order was finished elsewhere; serial left unused',
   );
 }

@@ -14,6 +14,10 @@ function challengeTypesFor(identifier: Identifier): ChallengeType[] {
     case 'dns':
     case 'ip':
       return ['http-01'];
+    case 'permanent-identifier':
+    case 'hardware-module':
+      // draft-ietf-acme-device-attest §3–§4: these are validated by device-attest-01 only.
+      return ['device-attest-01'];
     default:
       return [];
   }
@@ -32,7 +36,7 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
   if (req.notBefore !== undefined || req.notAfter !== undefined) {
     throw new AcmeError('malformed', 'notBefore and notAfter are not supported yet; leave them out and the certificate gets the configured validity');
   }
-  const identifiers = checkIdentifiers(req.identifiers);
+  const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
   const now = ctx.clock.now();
   const expiresAt = later(ctx, ctx.config.acme.orderLifetime);
   const authzExpires = new Date(Math.min(expiresAt.getTime(), later(ctx, ctx.config.acme.authzLifetime).getTime()));

@@ -52,6 +52,8 @@ export interface NewCertificate {
   notBefore: Date;
   notAfter: Date;
   createdAt: Date;
+  /** The device attestation the certificate was issued on (device-attest-01), if any. */
+  attestationId?: string | null;
 }
 
 /**
@@ -69,9 +71,9 @@ export async function storeCertificate(db: Db, c: NewCertificate): Promise<boole
       if (rowCount !== 1) return false;
     }
     await tx.query(
-      `INSERT INTO certificates (serial, order_id, account_id, der, chain_pem, identifiers, not_before, not_after, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [c.serial, c.orderId, c.accountId, c.der, c.chainPem, JSON.stringify(c.identifiers), c.notBefore, c.notAfter, c.createdAt],
+      `INSERT INTO certificates (serial, order_id, account_id, der, chain_pem, identifiers, not_before, not_after, created_at, attestation_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [c.serial, c.orderId, c.accountId, c.der, c.chainPem, JSON.stringify(c.identifiers), c.notBefore, c.notAfter, c.createdAt, c.attestationId ?? null],
     );
     return true;
   });

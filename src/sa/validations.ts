@@ -1,4 +1,5 @@
 import type { ProblemDocument } from '../core.js';
+import { insertEvidence, type Evidence } from './attestations.js';
 import type { Db, Queryable } from './db.js';
 
 // The life of a challenge after the client asks for validation (RFC 8555 §7.5.1, §7.1.6):
@@ -12,7 +13,7 @@ import type { Db, Queryable } from './db.js';
  * challenge of its authorization was already tried: one attempt per authorization (RFC 8555
  * §7.1.6, a failed challenge makes the authorization invalid).
  */
-export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date): Promise<boolean> {
+export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date, payload: string | null = null): Promise<boolean> {
   return db.transaction(async (tx) => {
     // Lock the authorization first. The NOT EXISTS below reads the sibling challenges, and two
     // siblings started at once would each see the other still pending and both start (write
@@ -21,14 +22,20 @@ export async function startValidation(db: Db, challengeId: string, now: Date, le
     const authz = await tx.query('SELECT a.id FROM authorizations a JOIN challenges c ON c.authz_id = a.id WHERE c.id = $1 FOR UPDATE OF a', [challengeId]);
     if (authz.rows.length !== 1) return false;
     const { rowCount } = await tx.query(
-      `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1
+      `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1, payload = $4
        FROM authorizations a
        WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.status = 'pending' AND a.expires_at > $2
          AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authz_id = c.authz_id AND o.status <> 'pending')`,
-      [challengeId, now, leaseUntil],
+      [challengeId, now, leaseUntil, payload],
     );
     return rowCount === 1;
   });
+}
+
+/** The client's response to a processing challenge (device-attest-01's attObj), if it sent one. */
+export async function challengePayload(db: Db, challengeId: string): Promise<string | null> {
+  const { rows } = await db.query<{ payload: string | null }>('SELECT payload FROM challenges WHERE id = $1', [challengeId]);
+  return rows[0]?.payload ?? null;
 }
 
 /** Claims validations whose lease ran out, extending the lease for this instance. */
@@ -50,15 +57,16 @@ export type ValidationOutcome = { status: 'valid' } | { status: 'invalid'; error
  * wait on that authorization, in one transaction. Returns false when the challenge was no
  * longer processing (another instance finished it first).
  */
-export async function finishValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date): Promise<boolean> {
+export async function finishValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date, evidence?: Evidence): Promise<boolean> {
   return db.transaction(async (tx) => {
     const ch = await tx.query<{ authz_id: string }>(
-      `UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL
+      `UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL, payload = NULL
        WHERE id = $1 AND status = 'processing' RETURNING authz_id`,
       [challengeId, outcome.status, outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null, outcome.status === 'valid' ? now : null],
     );
     const authzId = ch.rows[0]?.authz_id;
     if (!authzId) return false;
+    if (evidence && outcome.status === 'valid') await insertEvidence(tx, authzId, challengeId, evidence, now);
     // Lock the waiting orders first, in id order, so that two authorizations of one order
     // finishing at once cannot both miss the other's result (write skew under READ COMMITTED).
     await tx.query(

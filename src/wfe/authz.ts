@@ -34,8 +34,8 @@ export function mountAuthz(app: Router, ctx: RaContext): void {
         const authz = await authorizationById(ctx.db, challenge.authzId);
         if (authz?.accountId !== v.account!.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
       } else {
-        parsePayload(challengePayload, v.payload, 'challenge response');
-        challenge = await answerChallenge(ctx, v.account!, id);
+        const response = parsePayload(challengePayload, v.payload, 'challenge response');
+        challenge = await answerChallenge(ctx, v.account!, id, response);
       }
       sendJson(res, 200, renderChallenge(challenge, ctx.urls), { Link: `<${ctx.urls.authz(challenge.authzId)}>;rel="up"` });
     }),
