@@ -265,6 +265,10 @@ describe('simulated attestation against the server’s Apple verifier', () => {
         assert.ok(!csr.spki.equals(facts.attestedSpki), 'the CSR key is not the attested key');
         assert.equal(keys.csrKey.asymmetricKeyDetails?.namedCurve, keys.deviceKey.asymmetricKeyDetails?.namedCurve, 'same key type, so only the binding is wrong');
       },
+      // notes/device-attest.md §6 row 19: no freshness code, no freshness check — refused.
+      'no-freshness': ({ verify }) => assert.throws(verify, (e: unknown) => e instanceof AttestationError && e.check === 'freshness' && /has no freshness code/.test(e.detail)),
+      // §6 row 25: a User Enrollment leaf names no device.
+      'user-enrollment': ({ verify }) => assert.deepEqual(verify().permanentIdentifiers, []),
     };
     for (const mode of breakModes) {
       test(mode, async () => expectations[mode](await attest({ udid: UDID, break: mode })));

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { buildAttestation } from '../src/devicesim/attestation.js';
+import { buildAttestation, type BreakMode } from '../src/devicesim/attestation.js';
 import { deviceCsr, deviceFacts, runDeviceSim } from '../src/devicesim/device.js';
 import { AcmeProblemError } from '../src/devicesim/acme-client.js';
 import { initSimHierarchy, issuerOf, loadSimHierarchy, type SimHierarchy } from '../src/devicesim/hierarchy.js';
@@ -81,7 +81,9 @@ for (const backend of backends) {
       assert.match(opensslText(result.chainPem, server.rootsPem).verify, /OK/);
     });
 
-    const broken: [string, 'freshness' | 'serial' | 'key' | 'chain', string, RegExp][] = [
+    const broken: [string, BreakMode, string, RegExp][] = [
+      ['an attestation without a freshness code', 'no-freshness', 'badAttestationStatement', /has no freshness code/],
+      ['a User Enrollment attestation (no serial, no UDID)', 'user-enrollment', 'badAttestationStatement', /the attestation names no device identifier, so it cannot vouch for permanent-identifier C02SIM0003/],
       ['a stale attestation (freshness code for another challenge)', 'freshness', 'badAttestationStatement', /freshness code does not match SHA-256 of the challenge token/],
       ['an attestation of another device', 'serial', 'badAttestationStatement', /attested serial \S+ and UDID \S+ do not match identifier C02SIM0003/],
       ['a chain without its intermediate', 'chain', 'badAttestationStatement', /Apple attestation chain: no path/],
@@ -96,7 +98,7 @@ for (const backend of backends) {
         assert.ok(err instanceof AcmeProblemError, String(err));
         assert.equal(err.problem.type, PREFIX + type);
         assert.match(err.problem.detail ?? '', detail);
-        if (mode === 'serial') assert.deepEqual(err.problem.subproblems?.map((s) => [s.type, s.identifier?.value]), [[`${PREFIX}rejectedIdentifier`, 'C02SIM0003']]);
+        if (mode === 'serial' || mode === 'user-enrollment') assert.deepEqual(err.problem.subproblems?.map((s) => [s.type, s.identifier?.value]), [[`${PREFIX}rejectedIdentifier`, 'C02SIM0003']]);
       });
     }
   });
@@ -255,6 +257,150 @@ describe('device-certs on Postgres', () => {
       assert.equal(rows[0].format, 'apple');
       const none = run(['--identifier', 'NOPE']);
       assert.match(none.stdout, /no certificates for device NOPE/);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('device policies', () => {
+  test('hardware-module: the UDID as an Apple hardware module, named by a HardwareModuleName SAN', async () => {
+    const server = await startTestServer({ backend: 'pglite', overrides: trustSim() });
+    try {
+      const value = '00008103-00000000000HW001/1.2.840.113635.100.8.9.2';
+      const client = await TestAcmeClient.connect(server.directory, server.agent);
+      await client.newAccount();
+      const created = await client.newOrder([{ type: 'hardware-module', value }]);
+      const ch = (await client.post(created.json.authorizations[0], '')).json.challenges[0];
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const built = await buildAttestation({ devicePublicKey: key, token: ch.token, device: deviceFacts({ serial: 'C02HW0001', udid: '00008103-00000000000HW001' }), issuer: issuerOf(sim), now: new Date() });
+      assert.equal((await client.post(ch.url, { attObj: built.attObjText })).json.status, 'valid');
+      const fin = await client.post(created.json.finalize, { csr: (await deviceCsr(key, 'C02HW0001')).toString('base64url') });
+      assert.equal(fin.json.status, 'valid', fin.text);
+      const pem = (await client.post(fin.json.certificate, '')).text;
+      const leaf = pem.split(/(?=-----BEGIN CERTIFICATE-----)/)[0]!;
+      const dump = execFileSync('openssl', ['asn1parse', '-i'], { input: leaf, encoding: 'utf8' });
+      const san = execFileSync('openssl', ['asn1parse', '-i', '-strparse', String(sanOffset(dump))], { input: leaf, encoding: 'utf8' });
+      assert.match(san, /OBJECT\s+:Hardware Module Name|OBJECT\s+:1\.3\.6\.1\.5\.5\.7\.8\.4/);
+      assert.match(san, /OBJECT\s+:1\.2\.840\.113635\.100\.8\.9\.2/);
+      assert.match(san, /OCTET STRING\s+:00008103-00000000000HW001/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('privacy-preserving: the certificate does not name the device, and a CSR that names it is refused', async () => {
+    const server = await startTestServer({ backend: 'pglite', overrides: trustSim(), configYaml: 'deviceAttest:\n  privacyPreserving: true\n' });
+    try {
+      const result = await runDeviceSim({ directoryUrl: server.directory, hierarchy: sim, serial: 'C02PRIV001', caPem: server.rootsPem });
+      const { verify, text } = opensslText(result.chainPem, server.rootsPem);
+      assert.match(verify, /OK/);
+      assert.doesNotMatch(text, /C02PRIV001/);
+      assert.doesNotMatch(text, /Subject Alternative Name/);
+      const spki = (await import('node:crypto')).createPublicKey(result.deviceKey).export({ type: 'spki', format: 'der' });
+      assert.match(text, new RegExp(`Subject: CN ?= ?${createHash('sha256').update(spki).digest('hex')}`));
+
+      const client = await TestAcmeClient.connect(server.directory, server.agent);
+      await client.newAccount();
+      const created = await client.newOrder([{ type: 'permanent-identifier', value: 'C02PRIV002' }]);
+      const ch = (await client.post(created.json.authorizations[0], '')).json.challenges[0];
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const built = await buildAttestation({ devicePublicKey: key, token: ch.token, device: deviceFacts({ serial: 'C02PRIV002' }), issuer: issuerOf(sim), now: new Date() });
+      assert.equal((await client.post(ch.url, { attObj: built.attObjText })).json.status, 'valid');
+      const { permanentIdentifierName, generalNames } = await import('../src/pki/othernames.js');
+      const { x509 } = await import('../src/pki/x509.js');
+      const { webcrypto, createPublicKey } = await import('node:crypto');
+      const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+      const keys = {
+        privateKey: await webcrypto.subtle.importKey('pkcs8', key.export({ type: 'pkcs8', format: 'der' }), alg, false, ['sign']),
+        publicKey: await webcrypto.subtle.importKey('spki', createPublicKey(key).export({ type: 'spki', format: 'der' }), alg, true, ['verify']),
+      };
+      const naming = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=C02PRIV002', keys, signingAlgorithm: alg, extensions: [new x509.Extension('2.5.29.17', false, generalNames([permanentIdentifierName('C02PRIV002')]))] });
+      const r = await client.post(created.json.finalize, { csr: Buffer.from(naming.rawData).toString('base64url') });
+      assert.equal(r.json.type, `${PREFIX}badCSR`);
+      assert.match(r.json.detail, /privacy-preserving/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('attestation optional: an allowlisted device that cannot attest is accepted without key binding; others are refused at newOrder', async () => {
+    const server = await startTestServer({ backend: 'pglite', overrides: trustSim(), configYaml: 'deviceAttest:\n  attestation: optional\n  allowlist: [C02T2MAC01]\n' });
+    try {
+      const client = await TestAcmeClient.connect(server.directory, server.agent);
+      await client.newAccount();
+      const refused = await client.newOrder([{ type: 'permanent-identifier', value: 'C02UNKNOWN' }]);
+      assert.equal(refused.json.type, `${PREFIX}rejectedIdentifier`);
+      assert.match(refused.json.detail, /not in this CA's device allowlist/);
+
+      // An Intel Mac with a T2 ignores Attest=true: it answers without an attestation.
+      const created = await client.newOrder([{ type: 'permanent-identifier', value: 'C02T2MAC01' }]);
+      const ch = (await client.post(created.json.authorizations[0], '')).json.challenges[0];
+      assert.equal((await client.post(ch.url, {})).json.status, 'valid');
+      const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const fin = await client.post(created.json.finalize, { csr: (await deviceCsr(key, 'C02T2MAC01')).toString('base64url') });
+      assert.equal(fin.json.status, 'valid', fin.text);
+      const { rows } = await server.ctx.db.query<{ format: string; attested_spki: Buffer | null }>(`SELECT format, attested_spki FROM attestations WHERE identifier_value = 'C02T2MAC01'`);
+      assert.deepEqual(rows.map((r) => [r.format, r.attested_spki]), [['none', null]]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('attestation optional without an allowlist is a configuration error', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--data-dir', path.join(tmp, 'never')], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', ATTESTCA_CONFIG: (() => {
+        const f = path.join(tmp, 'optional.yaml');
+        writeFileSync(f, 'deviceAttest:\n  attestation: optional\n');
+        return f;
+      })() },
+      timeout: 60_000,
+    });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /"optional" needs deviceAttest\.allowlist/);
+  });
+});
+
+describe('a YubiKey (step format) end to end', () => {
+  test('the attested key signs the key authorization; the certificate names the YubiKey serial', async () => {
+    const { makeCert } = await import('./helpers/pki.js');
+    const { Encoder } = await import('cbor-x');
+    const { sign } = await import('node:crypto');
+    const root = await makeCert({ subject: 'CN=Test Yubico PIV Root', ca: true });
+    const f9 = await makeCert({ subject: 'CN=Test Yubico PIV Attestation', issuer: root, ca: true, pathLen: 0 });
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    const serialDer = Buffer.from([0x02, 0x04, 0x01, 0x85, 0x53, 0xfb]); // 25515003
+    const leaf = await makeCert({ subject: 'CN=YubiKey PIV Attestation 9c', issuer: f9, key, extensions: [['1.3.6.1.4.1.41482.3.7', false, serialDer], ['1.3.6.1.4.1.41482.3.3', false, Buffer.from([5, 7, 4])]] });
+    const rootFile = path.join(tmp, 'yubico-test-root.pem');
+    writeFileSync(rootFile, root.cert.toString('pem'));
+    const server = await startTestServer({ backend: 'pglite', overrides: { attestationRoots: [`step=${rootFile}`] } });
+    try {
+      const client = await TestAcmeClient.connect(server.directory, server.agent);
+      await client.newAccount();
+      const created = await client.newOrder([{ type: 'permanent-identifier', value: '25515003' }]);
+      const ch = (await client.post(created.json.authorizations[0], '')).json.challenges[0];
+      const encoder = new Encoder({ mapsAsObjects: false, useRecords: false } as ConstructorParameters<typeof Encoder>[0]);
+      const statement = (keyAuthorization: string) =>
+        Buffer.from(
+          encoder.encode(
+            new Map<string, unknown>([
+              ['fmt', 'step'],
+              ['attStmt', new Map<string, unknown>([['alg', -35], ['sig', encoder.encode(sign('sha256', Buffer.from(keyAuthorization), key))], ['x5c', [leaf.der, f9.der]]])],
+            ]),
+          ),
+        ).toString('base64url');
+      const r = await client.post(ch.url, { attObj: statement(client.keyAuthorization(ch.token)) });
+      assert.equal(r.json.status, 'valid', JSON.stringify(r.json.error));
+      const fin = await client.post(created.json.finalize, { csr: (await deviceCsr(key, '25515003')).toString('base64url') });
+      assert.equal(fin.json.status, 'valid', fin.text);
+
+      // Signed over another account's key authorization: refused, naming the signature check.
+      const other = await client.newOrder([{ type: 'permanent-identifier', value: '25515003' }]);
+      const ch2 = (await client.post(other.json.authorizations[0], '')).json.challenges[0];
+      const bad = await client.post(ch2.url, { attObj: statement(`${ch2.token}.someoneelse`) });
+      assert.equal(bad.json.status, 'invalid');
+      assert.match(bad.json.error.detail, /signature does not cover this challenge's key authorization/);
     } finally {
       await server.stop();
     }

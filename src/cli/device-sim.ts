@@ -48,12 +48,15 @@ Flags:
                                 (an attestca server serves its own at <base-url>/ca/roots.pem)
   --insecure                    do not verify the server's HTTPS certificate (throw-away tests only)
   --contact mailto:ADDRESS      account contact (repeatable; default: none)
-  --break freshness|serial|key|chain
+  --break freshness|serial|key|chain|no-freshness|user-enrollment
                                 send a deliberately wrong attestation, for negative tests:
                                 freshness  the freshness code is SHA-256 of another token
                                 serial     the attested serial (and UDID) belong to another device
                                 key        finalize with a different key than the attested one
                                 chain      x5c without the Sub CA (leaf only)
+                                no-freshness     the leaf has no freshness code at all
+                                user-enrollment  the leaf has neither serial nor UDID, as
+                                                 with User Enrollment
   --out FILE                    write the certificate chain to FILE instead of stdout
   -h, --help                    this text
 

@@ -22,7 +22,7 @@ import { x509 } from '../pki/x509.js';
 export const APPLE_MDA_LEAF_EKU = '1.2.840.113635.100.4.24';
 
 /** Deliberately wrong attestations, for negative tests of a server. */
-export const breakModes = ['freshness', 'serial', 'key', 'chain'] as const;
+export const breakModes = ['freshness', 'serial', 'key', 'chain', 'no-freshness', 'user-enrollment'] as const;
 export type BreakMode = (typeof breakModes)[number];
 
 /** What the device's attestation says about it (Apple DeviceInformation "DevicePropertiesAttestation"). */
@@ -129,9 +129,10 @@ export async function buildAttestation(input: BuildAttestationInput): Promise<Bu
     raw(APPLE_OID.secureBootLevel, 'Full Security'),
     raw(APPLE_OID.sipStatus, DER_INTEGER_ZERO),
     raw(APPLE_OID.thirdPartyKexts, DER_INTEGER_ZERO),
-    raw(APPLE_OID.serialNumber, serial),
-    ...(udid ? [raw(APPLE_OID.udid, udid)] : []),
-    raw(APPLE_OID.freshnessCode, freshness),
+    // A User Enrollment attestation carries neither serial nor UDID (Apple Platform Security).
+    ...(input.break === 'user-enrollment' ? [] : [raw(APPLE_OID.serialNumber, serial)]),
+    ...(udid && input.break !== 'user-enrollment' ? [raw(APPLE_OID.udid, udid)] : []),
+    ...(input.break === 'no-freshness' ? [] : [raw(APPLE_OID.freshnessCode, freshness)]),
   ];
 
   const utf8 = (v: string) => [{ utf8String: v }];

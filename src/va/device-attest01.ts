@@ -83,8 +83,7 @@ function describeAttested(facts: AttestationFacts): string {
   const udid = facts.claims.udid;
   if (serial !== undefined && udid !== undefined) return `attested serial ${serial} and UDID ${udid}`;
   if (serial !== undefined) return `attested serial ${serial}`;
-  if (facts.permanentIdentifiers.length) return `attested identifier${facts.permanentIdentifiers.length > 1 ? 's' : ''} ${facts.permanentIdentifiers.join(', ')}`;
-  return 'the attestation names no device identifier';
+  return `attested identifier${facts.permanentIdentifiers.length > 1 ? 's' : ''} ${[...facts.permanentIdentifiers, ...facts.hardwareModules.map((h) => `${h.serial}/${h.type}`)].join(', ')}`;
 }
 
 export async function validateDeviceAttest01(req: DeviceAttestRequest, verifiers: Map<string, FormatVerifier>, policy: Config['deviceAttest']): Promise<DeviceEvidence> {
@@ -123,8 +122,14 @@ export async function validateDeviceAttest01(req: DeviceAttestRequest, verifiers
   }
 
   const values = attestedValues(req.identifier, facts);
+  if (!values.length) {
+    // An Apple User Enrollment attestation carries neither serial nor UDID (Apple Platform
+    // Security, "Managed device attestation"); a TPM AK certificate may name no device.
+    throw bad(`the attestation names no device identifier, so it cannot vouch for ${req.identifier.type} ${req.identifier.value}`, req.identifier);
+  }
   if (!values.includes(req.identifier.value)) {
-    throw bad(`${describeAttested(facts)} ${values.length > 1 ? 'do' : 'does'} not match identifier ${req.identifier.value}`, req.identifier);
+    const plural = facts.claims.serialNumber !== undefined && facts.claims.udid !== undefined ? 'do' : 'does';
+    throw bad(`${describeAttested(facts)} ${plural} not match identifier ${req.identifier.value}`, req.identifier);
   }
   if (!allowlisted(policy, [req.identifier.value, ...facts.permanentIdentifiers])) {
     throw bad(`device ${req.identifier.value} is not in this CA's device allowlist`, req.identifier);
