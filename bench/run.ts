@@ -1,0 +1,231 @@
+// The benchmark harness: starts each server under test, drives it with bench/driver.ts, and
+// measures its CPU per certificate (Postgres backends included) and peak memory from /proc.
+// Targets alternate within each round (A/B/A/B…) so that a noisy neighbour hurts all alike;
+// the report gives medians and min–max over rounds. Usage: see bench/README.md.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { initSimHierarchy, loadSimHierarchy, type SimHierarchy } from '../src/devicesim/hierarchy.js';
+import { startBenchDns } from './dns.js';
+import { runDriver, startHttp01Responder, summarise, type Flow, type Http01Responder } from './driver.js';
+import { cpuDelta, cpuSample, descendants, peakRssMb, pidsNamed } from './procs.js';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const { values: args } = parseArgs({
+  options: {
+    concurrency: { type: 'string', default: '32' },
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    flow: { type: 'string', default: 'http-01' },
+    targets: { type: 'string', default: 'attestca,pebble' },
+    'attestca-workers': { type: 'string', default: '1' },
+    'database-url': { type: 'string', default: process.env.ATTESTCA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    label: { type: 'string', default: '' },
+  },
+});
+const C = Number(args.concurrency);
+const flow = args.flow as Flow;
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'attestca-bench-'));
+const SUFFIX = 'bench.test';
+
+interface Running {
+  directory: string;
+  ca: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitForDirectory(url: string, ca: () => string | undefined, child: ChildProcess, log: () => string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited (${child.exitCode}):\n${log()}`);
+    const pem = ca();
+    if (pem) {
+      const ok = await new Promise<boolean>((resolve) => {
+        https.get(url, { ca: pem }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        }).on('error', () => resolve(false));
+      });
+      if (ok) return;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${url} did not come up:\n${log()}`);
+}
+
+function spawnLogged(cmd: string, argv: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
+  const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  const keep = (c: Buffer) => {
+    tail = (tail + c.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { child, log: () => tail };
+}
+
+const stopChild = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+
+let portBase = 20000 + Math.floor(Math.random() * 20000);
+
+async function startAttestca(dns: string, http01: number, sim: SimHierarchy | undefined, embedded: boolean): Promise<Running> {
+  const port = portBase++;
+  const dataDir = mkdtempSync(path.join(tmp, 'attestca-'));
+  let dbName: string | undefined;
+  if (!embedded) {
+    dbName = `attestca_bench_${randomBytes(4).toString('hex')}`;
+    const admin = new pg.Client(args['database-url']);
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    await admin.end();
+  }
+  const dbUrl = dbName ? Object.assign(new URL(args['database-url']!), { pathname: `/${dbName}` }).toString() : undefined;
+  const argv = [path.join(root, 'dist/cli.js'), 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http01-port', String(http01), '--dns-server', dns];
+  if (dbUrl) argv.push('--database-url', dbUrl);
+  if (sim) argv.push('--attestation-root', `apple=${path.join(tmp, 'sim', 'root.pem')}`);
+  if (Number(args['attestca-workers']) > 1) argv.push('--workers', args['attestca-workers']!);
+  const { child, log } = spawnLogged(process.execPath, argv, { PATH: process.env.PATH });
+  const directory = `https://localhost:${port}/directory`;
+  const caFile = path.join(dataDir, 'ca', 'roots.pem');
+  await waitForDirectory(directory, () => { try { return readFileSync(caFile, 'utf8'); } catch { return undefined; } }, child, log);
+  return {
+    directory,
+    ca: readFileSync(caFile, 'utf8'),
+    pid: child.pid!,
+    async stop() {
+      await stopChild(child);
+      if (dbName) {
+        const admin = new pg.Client(args['database-url']);
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await admin.end();
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startPebble(dns: string, http01: number): Promise<Running> {
+  const port = portBase++;
+  const dir = mkdtempSync(path.join(tmp, 'pebble-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '2'], { stdio: 'ignore' });
+  writeFileSync(`${dir}/config.json`, JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${portBase++}`, certificate: `${dir}/cert.pem`, privateKey: `${dir}/key.pem`, httpPort: http01, tlsPort: portBase++, ocspResponderURL: '', externalAccountBindingRequired: false } }));
+  // PEBBLE_VA_NOSLEEP: no random validation delay; PEBBLE_WFE_NONCEREJECT=0: no deliberate badNonce.
+  const { child, log } = spawnLogged('pebble', ['-config', `${dir}/config.json`, '-dnsserver', dns], { PATH: process.env.PATH, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
+  const directory = `https://localhost:${port}/dir`;
+  const ca = readFileSync(`${dir}/cert.pem`, 'utf8');
+  await waitForDirectory(directory, () => ca, child, log);
+  return { directory, ca, pid: child.pid!, stop: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+interface Measured extends ReturnType<typeof summarise> {
+  target: string;
+  round: number;
+  serverCpuMsPerCert: number;
+  postgresCpuMsPerCert: number;
+  peakRssMb: number;
+}
+
+async function measure(target: string, round: number, dns: string, responder: Http01Responder, sim: SimHierarchy | undefined): Promise<Measured> {
+  const pebble = target === 'pebble';
+  const server = pebble ? await startPebble(dns, responder.port) : await startAttestca(dns, responder.port, sim, target === 'attestca-pglite');
+  try {
+    const common = { directory: server.directory, concurrency: C, flow, ca: server.ca, nameSuffix: SUFFIX, responder, serializeOrderAndAuthz: pebble, sim };
+    await runDriver({ ...common, durationMs: Number(args.warmup) * 1000 });
+    const serverPids = () => [server.pid, ...descendants(server.pid)];
+    const before = cpuSample(serverPids());
+    const pgBefore = cpuSample(pidsNamed('postgres'));
+    const result = await runDriver({ ...common, durationMs: Number(args.duration) * 1000 });
+    const serverCpu = cpuDelta(before, cpuSample(serverPids()));
+    const pgCpu = pebble ? 0 : cpuDelta(pgBefore, cpuSample(pidsNamed('postgres')));
+    const rss = Math.max(...serverPids().map(peakRssMb));
+    const s = summarise(result);
+    return { target, round, ...s, serverCpuMsPerCert: serverCpu / result.certs, postgresCpuMsPerCert: pgCpu / result.certs, peakRssMb: rss };
+  } finally {
+    await server.stop();
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main() {
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
+  const dns = await startBenchDns(SUFFIX);
+  const responder = await startHttp01Responder(0);
+  let sim: SimHierarchy | undefined;
+  if (flow === 'device-attest') {
+    await initSimHierarchy(path.join(tmp, 'sim'), new Date());
+    sim = loadSimHierarchy(path.join(tmp, 'sim'));
+  }
+  const targets = args.targets!.split(',');
+  const runs: Measured[] = [];
+  try {
+    for (let round = 1; round <= Number(args.rounds); round++) {
+      for (const target of round % 2 ? targets : [...targets].reverse()) {
+        const m = await measure(target, round, dns.server, responder, sim);
+        runs.push(m);
+        process.stderr.write(`round ${round} ${target}: ${m.certsPerSecond.toFixed(1)} certs/s, flow p99 ${m.flow.p99.toFixed(0)} ms, server ${m.serverCpuMsPerCert.toFixed(2)} + pg ${m.postgresCpuMsPerCert.toFixed(2)} ms CPU/cert, RSS ${m.peakRssMb.toFixed(0)} MB, errors ${JSON.stringify(m.errors)}\n`);
+      }
+    }
+  } finally {
+    await responder.close();
+    await dns.close();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const summary = Object.fromEntries(
+    targets.map((t) => {
+      const mine = runs.filter((r) => r.target === t);
+      const stat = (f: (r: Measured) => number) => ({ median: median(mine.map(f)), min: Math.min(...mine.map(f)), max: Math.max(...mine.map(f)) });
+      return [t, {
+        certsPerSecond: stat((r) => r.certsPerSecond),
+        flowP50Ms: stat((r) => r.flow.p50),
+        flowP95Ms: stat((r) => r.flow.p95),
+        flowP99Ms: stat((r) => r.flow.p99),
+        serverCpuMsPerCert: stat((r) => r.serverCpuMsPerCert),
+        postgresCpuMsPerCert: stat((r) => r.postgresCpuMsPerCert),
+        totalCpuMsPerCert: stat((r) => r.serverCpuMsPerCert + r.postgresCpuMsPerCert),
+        peakRssMb: stat((r) => r.peakRssMb),
+        driverCpuMsPerCert: stat((r) => r.driverCpuMsPerCert),
+        errors: mine.reduce((acc, r) => { for (const [k, v] of Object.entries(r.errors)) acc[k] = (acc[k] ?? 0) + v; return acc; }, {} as Record<string, number>),
+      }];
+    }),
+  );
+  const pgVersion = await (async () => { const c = new pg.Client(args['database-url']); await c.connect(); const v = (await c.query('SHOW server_version')).rows[0].server_version; await c.end(); return v; })();
+  const report = {
+    date: new Date().toISOString(),
+    label: args.label,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
+    versions: { node: process.version, postgres: pgVersion, attestca: JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(), pebble: '2.4.0 (Debian pebble 2.4.0+ds1-2)' },
+    parameters: { flow, concurrency: C, durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), rounds: Number(args.rounds), targets, attestcaWorkers: Number(args['attestca-workers']) },
+    summary,
+    ratios: summary.attestca && summary.pebble ? { throughput: summary.attestca.certsPerSecond.median / summary.pebble.certsPerSecond.median, p99: summary.attestca.flowP99Ms.median / summary.pebble.flowP99Ms.median } : undefined,
+    runs,
+  };
+  mkdirSync(path.join(root, 'bench/results'), { recursive: true });
+  const file = path.join(root, 'bench/results', `${report.date.slice(0, 19).replace(/:/g, '')}-${flow}${args.label ? '-' + args.label : ''}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 1) + '\n');
+  process.stdout.write(JSON.stringify({ summary, ratios: report.ratios }, null, 1) + `\nwritten ${path.relative(root, file)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
