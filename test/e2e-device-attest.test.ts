@@ -200,7 +200,12 @@ describe('device-attest-01 at the ACME level', () => {
     const r = await client.post(o.finalize, { csr: Buffer.from(wrong.rawData).toString('base64url') });
     assert.equal(r.json.type, `${PREFIX}badCSR`);
     assert.match(r.json.detail, /CSR device names permanent-identifier:C02OTHER99 are not the order's permanent-identifier:C02ACME001/);
-    const right = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=anything the payload asked for', keys, signingAlgorithm: alg, extensions: [new x509.Extension('2.5.29.17', false, generalNames([permanentIdentifierName('C02ACME001')]))] });
+    // notes §6 row 30: a CN that is not the identifier is refused too.
+    const otherCn = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=My MacBook', keys, signingAlgorithm: alg, extensions: [new x509.Extension('2.5.29.17', false, generalNames([permanentIdentifierName('C02ACME001')]))] });
+    const cn = await client.post(o.finalize, { csr: Buffer.from(otherCn.rawData).toString('base64url') });
+    assert.equal(cn.json.type, `${PREFIX}badCSR`);
+    assert.match(cn.json.detail, /CSR subject CN "My MacBook" is not the identifier C02ACME001/);
+    const right = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=C02ACME001, O=Example Fleet', keys, signingAlgorithm: alg, extensions: [new x509.Extension('2.5.29.17', false, generalNames([permanentIdentifierName('C02ACME001')]))] });
     const ok = await client.post(o.finalize, { csr: Buffer.from(right.rawData).toString('base64url') });
     assert.equal(ok.json.status, 'valid', ok.text);
     assert.ok(makeCsr);
@@ -275,7 +280,7 @@ describe('device policies', () => {
       const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       const built = await buildAttestation({ devicePublicKey: key, token: ch.token, device: deviceFacts({ serial: 'C02HW0001', udid: '00008103-00000000000HW001' }), issuer: issuerOf(sim), now: new Date() });
       assert.equal((await client.post(ch.url, { attObj: built.attObjText })).json.status, 'valid');
-      const fin = await client.post(created.json.finalize, { csr: (await deviceCsr(key, 'C02HW0001')).toString('base64url') });
+      const fin = await client.post(created.json.finalize, { csr: (await deviceCsr(key, '00008103-00000000000HW001')).toString('base64url') });
       assert.equal(fin.json.status, 'valid', fin.text);
       const pem = (await client.post(fin.json.certificate, '')).text;
       const leaf = pem.split(/(?=-----BEGIN CERTIFICATE-----)/)[0]!;

@@ -87,8 +87,9 @@ const canonicalSpki = (spki: Buffer): Buffer => createPublicKey({ key: spki, for
  * A device order (draft-ietf-acme-device-attest §3–§5): the CSR key must be the attested key,
  * and a PermanentIdentifier/HardwareModuleName SAN in the CSR must name exactly the order's
  * identifier (or be absent: the draft's privacy-preserving mode forbids it). Other names a device
- * asks for (Apple's payload SubjectAltName, Subject) are not issued: the certificate names only
- * what the attestation proved, so they are ignored rather than refused.
+ * asks for (Apple's payload SubjectAltName, other Subject attributes) are not issued: the
+ * certificate names only what the attestation proved, so they are ignored rather than refused;
+ * a CN, though, must be the identifier.
  */
 async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Promise<void> {
   const evidence = await evidenceForOrder(ctx.db, order.id);
@@ -99,6 +100,12 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
     if (!csrKey.equals(canonicalSpki(e.attestedSpki))) {
       throw new AcmeError('badCSR', `the CSR public key (SHA-256 ${keySha256(csrKey)}) is not the attested key (SHA-256 ${e.attestedKeySha256}) of ${e.identifier.value}: the CSR must be signed by the key the device attested`);
     }
+  }
+  // step-ca's rule, and what Fleet's and NanoMDM's payloads produce (Subject CN = the serial =
+  // ClientIdentifier): a CN must be the identifier, so a CSR cannot ask to be named otherwise.
+  const id = order.identifiers[0]!;
+  if (!ctx.config.deviceAttest.privacyPreserving && csr.commonName !== undefined && csr.commonName !== id.value && csr.commonName !== id.value.split('/')[0]) {
+    throw new AcmeError('badCSR', `CSR subject CN "${csr.commonName.slice(0, 80)}" is not the identifier ${id.value}; set the payload's Subject CN to the ClientIdentifier, or leave it out`);
   }
   if (csr.deviceIdentifiers.length && ctx.config.deviceAttest.privacyPreserving) {
     throw new AcmeError('badCSR', 'this CA issues privacy-preserving device certificates: leave the PermanentIdentifier / HardwareModuleName SAN out of the CSR (draft-ietf-acme-device-attest §3)');
