@@ -52,6 +52,8 @@ export const configSchema = z.strictObject({
   tlsalpn01Port: port.default(443),
   dnsServer: hostPort.optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Processes serving one listening socket (node:cluster); more than one needs databaseUrl. */
+  workers: z.coerce.number().int().min(1, 'expected 1 or more').max(64, 'expected at most 64').default(1),
   ca: z
     .strictObject({
       /** File holding the passphrase that encrypts the CA keys at rest. */
@@ -148,6 +150,7 @@ const sources: Record<string, { flag?: string; env?: string }> = {
   tlsalpn01Port: { flag: '--tlsalpn01-port', env: 'ATTESTCA_TLSALPN01_PORT' },
   dnsServer: { flag: '--dns-server', env: 'ATTESTCA_DNS_SERVER' },
   logLevel: { flag: '--log-level', env: 'ATTESTCA_LOG_LEVEL' },
+  workers: { flag: '--workers', env: 'ATTESTCA_WORKERS' },
   'ca.passphraseFile': { flag: '--passphrase-file', env: 'ATTESTCA_CA_PASSPHRASE_FILE' },
   'deviceAttest.roots': { flag: '--attestation-root FORMAT=PEMFILE', env: 'ATTESTCA_ATTESTATION_ROOTS (FORMAT=FILE,…)' },
 };
@@ -157,7 +160,7 @@ export class ConfigError extends Error {
 }
 
 /** Values from the command line, already named after config keys (see cli.ts). */
-type OverrideKey = 'dataDir' | 'listen' | 'baseUrl' | 'databaseUrl' | 'tls' | 'tlsCertFile' | 'tlsKeyFile' | 'http01Port' | 'tlsalpn01Port' | 'dnsServer' | 'logLevel' | 'ca.passphraseFile';
+type OverrideKey = 'dataDir' | 'listen' | 'baseUrl' | 'databaseUrl' | 'tls' | 'tlsCertFile' | 'tlsKeyFile' | 'http01Port' | 'tlsalpn01Port' | 'dnsServer' | 'logLevel' | 'workers' | 'ca.passphraseFile';
 export type ConfigOverrides = { [K in OverrideKey]?: string | undefined } & {
   /** FORMAT=PEMFILE pairs from repeated --attestation-root flags. */
   attestationRoots?: string[];
@@ -271,6 +274,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
         return pem;
       })
       .join('\n');
+  }
+  if (parsed.workers > 1 && !parsed.databaseUrl) {
+    throw new ConfigError(`workers: ${parsed.workers} processes need a Postgres server (--database-url): the embedded database can be opened by one process only`);
   }
   if (parsed.deviceAttest.attestation === 'optional' && parsed.deviceAttest.allowlist.length === 0) {
     throw new ConfigError('deviceAttest.attestation: "optional" needs deviceAttest.allowlist: without an attestation, only the allowlist says which identifiers are real devices');

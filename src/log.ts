@@ -16,7 +16,7 @@ const redact = [
 ];
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: redact, censor: '[redacted]' }, base: { service: 'attestca' } }, destination);
+  return pino({ level, redact: { paths: redact, censor: '[redacted]' }, base: { service: 'attestca', pid: process.pid } }, destination);
 }
 
 /** Hides the password part of a database URL for log lines and error messages. */

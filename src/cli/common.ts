@@ -28,6 +28,7 @@ export const serveOptions = {
   'tlsalpn01-port': { type: 'string' },
   'dns-server': { type: 'string' },
   'attestation-root': { type: 'string', multiple: true },
+  workers: { type: 'string' },
 } as const satisfies Options;
 
 const flagToKey: Record<string, Exclude<keyof ConfigOverrides, 'attestationRoots'>> = {
@@ -43,6 +44,7 @@ const flagToKey: Record<string, Exclude<keyof ConfigOverrides, 'attestationRoots
   'http01-port': 'http01Port',
   'tlsalpn01-port': 'tlsalpn01Port',
   'dns-server': 'dnsServer',
+  workers: 'workers',
 };
 
 export function parseFlags<O extends Options>(args: string[], options: O) {

@@ -1,5 +1,8 @@
-import { createLogger } from '../log.js';
-import { startServer } from '../main.js';
+import cluster from 'node:cluster';
+import { createLogger, type Logger } from '../log.js';
+import { loadCa, openDatabase, startServer } from '../main.js';
+import type { Config } from '../config.js';
+import { migrate } from '../sa/migrate.js';
 import { configFromFlags, parseFlags, serveOptions } from './common.js';
 
 export const serveHelp = `attestca serve: run the ACME certificate authority
@@ -29,6 +32,8 @@ Flags (each also settable in the config file and by environment variable):
   --passphrase-file FILE   passphrase of the CA keys (ca.passphraseFile, ATTESTCA_CA_PASSPHRASE_FILE;
                            or the passphrase itself in ATTESTCA_CA_PASSPHRASE)
   --log-level LEVEL        fatal|error|warn|info|debug|trace|silent (logLevel, ATTESTCA_LOG_LEVEL; default info)
+  --workers N              processes sharing the listening socket, one per core (workers, ATTESTCA_WORKERS;
+                           default 1); more than one needs --database-url
   -h, --help               this text
 `;
 
@@ -40,8 +45,15 @@ export async function serve(args: string[]): Promise<number> {
   }
   const config = configFromFlags(values);
   const log = createLogger(config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) return supervise(config, log);
   const server = await startServer(config, log);
-  await new Promise<void>((resolve) => {
+  await untilSignal(log);
+  await server.close();
+  return 0;
+}
+
+function untilSignal(log: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'shutting down');
       resolve();
@@ -49,6 +61,43 @@ export async function serve(args: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await server.close();
+}
+
+/**
+ * Several processes on one socket (node:cluster hands connections out round-robin). Each worker is
+ * a whole instance: all state is in Postgres, so any worker serves any request. The primary
+ * prepares what must happen once — the CA files and the migrations — then forks the workers and
+ * replaces one that dies.
+ */
+async function supervise(config: Config, log: Logger): Promise<number> {
+  await loadCa(config, log, { now: () => new Date() });
+  const db = await openDatabase(config, log);
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+  for (let i = 0; i < config.workers; i++) fork();
+  log.info({ workers: config.workers }, 'started worker processes');
+  await untilSignal(log);
+  stopping = true;
+  const workers = Object.values(cluster.workers ?? {});
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          if (!w || w.isDead()) return resolve();
+          w.once('exit', () => resolve());
+          w.process.kill('SIGTERM');
+        }),
+    ),
+  );
   return 0;
 }
