@@ -68,7 +68,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       termsOfService: httpUrl.optional(),
       website: httpUrl.optional(),
-      caaIdentities: z.array(z.string().min(1)).default([]),
+      /**
+       * Issuer domain names of this CA: advertised in the directory's meta.caaIdentities (RFC 8555
+       * §7.1.1) and, when caa.enabled, the names a CAA issue/issuewild property must name.
+       */
+      caaIdentities: z.array(z.string().regex(/^[A-Za-z0-9](?:-*[A-Za-z0-9])*(?:\.[A-Za-z0-9](?:-*[A-Za-z0-9])*)*$/, 'expected issuer domain names such as ca.example.com (RFC 8659 §4.2)')).default([]),
+      /** CAA checking (RFC 8659, RFC 8657) after a dns identifier validates; off by default. */
+      caa: z.strictObject({ enabled: z.boolean().default(false) }).prefault({}),
       orderLifetime: duration('7d'),
       authzLifetime: duration('7d'),
       nonceLifetime: duration('1h'),
@@ -77,6 +83,10 @@ export const configSchema = z.strictObject({
       /** How long a claimed validation may run before another instance takes it over. */
       validationLease: duration('30s'),
       http01Timeout: duration('10s'),
+      /** Bound on one tls-alpn-01 validation: TCP connect and TLS handshake, all addresses together. */
+      tlsalpn01Timeout: duration('10s'),
+      /** Bound on each DNS query of a validation (A/AAAA, TXT, CAA); the resolver tries twice. */
+      dnsTimeout: duration('5s'),
       /** How long a challenge response waits for its validation before answering 'processing'. */
       validationWait: z
         .string()
@@ -277,6 +287,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (parsed.workers > 1 && !parsed.databaseUrl) {
     throw new ConfigError(`workers: ${parsed.workers} processes need a Postgres server (--database-url): the embedded database can be opened by one process only`);
+  }
+  if (parsed.acme.caa.enabled && parsed.acme.caaIdentities.length === 0) {
+    throw new ConfigError('acme.caa.enabled: CAA checking needs acme.caaIdentities, the issuer domain names (e.g. ca.example.com) that CAA records name to allow this CA');
   }
   if (parsed.deviceAttest.attestation === 'optional' && parsed.deviceAttest.allowlist.length === 0) {
     throw new ConfigError('deviceAttest.attestation: "optional" needs deviceAttest.allowlist: without an attestation, only the allowlist says which identifiers are real devices');

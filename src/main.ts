@@ -60,10 +60,12 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     if (applied.length) log.info({ applied }, 'database migrated');
     const ca = await loadCa(config, log, clock);
     const va = new ValidationAuthority({
-      resolver: createResolver(config.dnsServer),
+      resolver: createResolver(config.dnsServer, config.acme.dnsTimeout),
       http01Port: config.http01Port,
       tlsalpn01Port: config.tlsalpn01Port,
       http01TimeoutMs: config.acme.http01Timeout,
+      tlsalpn01TimeoutMs: config.acme.tlsalpn01Timeout,
+      caa: { enabled: config.acme.caa.enabled, identities: config.acme.caaIdentities },
       deviceAttest: config.deviceAttest,
     });
     const ctx: RaContext = { db, ca, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log) };

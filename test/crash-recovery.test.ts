@@ -84,7 +84,7 @@ describe('crash and restart', () => {
     // Order 1: its validation will be in flight when the server dies.
     const o1 = await client.newOrder([{ type: 'dns', value: 'slow.attestca.test' }]);
     const authz1 = (await client.post(o1.json.authorizations[0], '')).json;
-    const ch1 = authz1.challenges[0];
+    const ch1 = authz1.challenges.find((c: { type: string }) => c.type === 'http-01');
     tokens.set(ch1.token, client.keyAuthorization(ch1.token));
     const seen = new Promise<void>((resolve) => (heldSeen = resolve));
     const answered = await client.post(ch1.url, {});
@@ -95,8 +95,9 @@ describe('crash and restart', () => {
     hold = false;
     const o2 = await client.newOrder([{ type: 'dns', value: 'fast.attestca.test' }]);
     const authz2 = (await client.post(o2.json.authorizations[0], '')).json;
-    tokens.set(authz2.challenges[0].token, client.keyAuthorization(authz2.challenges[0].token));
-    await client.post(authz2.challenges[0].url, {});
+    const ch2 = authz2.challenges.find((c: { type: string }) => c.type === 'http-01');
+    tokens.set(ch2.token, client.keyAuthorization(ch2.token));
+    await client.post(ch2.url, {});
     await client.poll(o2.headers.location as string);
     hold = true;
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { AcmeError } from '../src/errors.js';
-import { checkIdentifiers, type IdentifierPolicy } from '../src/ra/identifiers.js';
+import { checkIdentifiers, wildcardBase, type IdentifierPolicy } from '../src/ra/identifiers.js';
 
 const open: IdentifierPolicy = { devices: true, allowlist: [] };
 const refused = (ids: { type: string; value: string }[], type: string, detail: RegExp, policy = open) =>
@@ -80,4 +80,34 @@ describe('device identifiers (draft-ietf-acme-device-attest §3, §4)', () => {
       assert.deepEqual(err.subproblems?.map((s) => [s.type, s.identifier?.type]), [['malformed', 'permanent-identifier'], ['unsupportedIdentifier', 'email']]);
     }
   });
+});
+
+describe('wildcard DNS names (RFC 8555 §7.1.3)', () => {
+  test('a wildcard is accepted, lower-cased, and kept apart from its base name', () => {
+    assert.deepEqual(checkIdentifiers([{ type: 'dns', value: '*.Example.COM' }, { type: 'dns', value: 'example.com' }], open), [
+      { type: 'dns', value: '*.example.com' },
+      { type: 'dns', value: 'example.com' },
+    ]);
+    assert.deepEqual(checkIdentifiers([{ type: 'dns', value: '*.a.example.com' }, { type: 'dns', value: '*.A.example.com' }], open), [{ type: 'dns', value: '*.a.example.com' }]);
+  });
+
+  test('wildcardBase strips "*." from wildcard dns names only', () => {
+    assert.equal(wildcardBase({ type: 'dns', value: '*.example.com' }), 'example.com');
+    assert.equal(wildcardBase({ type: 'dns', value: 'www.example.com' }), undefined);
+    assert.equal(wildcardBase({ type: 'ip', value: '192.0.2.1' }), undefined);
+  });
+
+  const refusedNames: [string, RegExp][] = [
+    ['*.com', /wildcard base name: DNS name must have at least two labels/],
+    ['*', /at least two labels|leftmost label/],
+    ['*.*.example.com', /one "\*", as its whole leftmost label/],
+    ['a.*.example.com', /only as the whole leftmost label/],
+    ['w*.example.com', /only as the whole leftmost label/],
+    ['*.bad_label.example.com', /wildcard base name: DNS label "bad_label"/],
+    ['*.example.123', /wildcard base name: DNS name ends in a numeric label/],
+    [`*.${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(60)}.com`, /longer than 253/],
+  ];
+  for (const [value, detail] of refusedNames) {
+    test(`${value.length > 40 ? `${value.slice(0, 40)}…` : value} is refused`, () => refused([{ type: 'dns', value }], 'rejectedIdentifier', detail));
+  }
 });

@@ -71,7 +71,7 @@ describe('two instances on one Postgres database', () => {
     onB.kid = onA.kid!.replace(a.baseUrl, b.baseUrl);
     const order = await onA.newOrder([{ type: 'dns', value: 'shared.attestca.test' }]);
     const authz = (await onB.post(order.json.authorizations[0].replace(a.baseUrl, b.baseUrl), '')).json;
-    const ch = authz.challenges[0];
+    const ch = authz.challenges.find((c: { type: string }) => c.type === 'http-01');
     responder.set(ch.token, onB.keyAuthorization(ch.token));
     await onB.post(ch.url, {});
     const ready = await onA.poll(order.headers.location as string);

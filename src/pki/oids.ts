@@ -9,6 +9,8 @@ export const OID = {
   // RFC 5280 §4.2.1.12
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
+  // RFC 8737 §3, §6.1: id-pe-acmeIdentifier ({ id-pe 31 }), the tls-alpn-01 validation extension
+  acmeIdentifier: '1.3.6.1.5.5.7.1.31',
   // RFC 5480 §2.1.1 / §2.1.1.1
   ecPublicKey: '1.2.840.10045.2.1',
   // RFC 8017 Appendix A.1

@@ -1,8 +1,8 @@
 // Answering a challenge (RFC 8555 §7.5.1): the request moves the challenge to processing, the
 // validation runs, and its result lands in one transaction with the authorization and the
-// orders waiting on it. http-01 runs in the background (the response waits briefly for it);
-// device-attest-01 is pure computation and is answered synchronously (draft §5), so the
-// response already says valid or invalid.
+// orders waiting on it. http-01, dns-01 and tls-alpn-01 run in the background (the response
+// waits briefly for them); device-attest-01 is pure computation and is answered synchronously
+// (draft §5), so the response already says valid or invalid.
 import type { Account, Challenge, Identifier } from '../core.js';
 import { AcmeError, notFound, toAcmeError } from '../errors.js';
 import { accountById } from '../sa/accounts.js';
@@ -34,7 +34,7 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
     const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease), stored);
     if (started) {
       const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id));
-      // Most http-01 validations finish in milliseconds: wait briefly so the response already
+      // Most network validations finish in milliseconds: wait briefly so the response already
       // carries the result and the client saves a round of polling. A slow one goes on in the
       // background. device-attest-01 always finishes here.
       await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
@@ -57,6 +57,8 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
     evidence = await ctx.va.validate({
       type: challenge.type,
       identifier: authz.identifier,
+      wildcard: authz.wildcard,
+      accountUri: ctx.urls.account(account.id),
       token: challenge.token,
       keyAuthorization: `${challenge.token}.${account.keyThumbprint}`,
       payload: await challengePayload(ctx.db, challengeId),
@@ -92,6 +94,7 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
       challenge: challengeId,
       type: challenge.type,
       identifier: authz.identifier,
+      wildcard: authz.wildcard || undefined,
       result: outcome.status,
       problem: outcome.status === 'invalid' ? outcome.error.type : undefined,
       detail: outcome.status === 'invalid' ? outcome.error.detail : undefined,

@@ -9,12 +9,25 @@ export const MAX_IDENTIFIERS = 100;
 
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** The base name of a wildcard name ("*.example.com" → "example.com"), or undefined for any other name. */
+export const wildcardBase = (i: Identifier): string | undefined => (i.type === 'dns' && i.value.startsWith('*.') ? i.value.slice(2) : undefined);
+
 /** Why a DNS name is refused, or undefined when it is acceptable. */
 function dnsNameProblem(name: string): { type: ProblemType; detail: string } | undefined {
   if (name.length === 0) return { type: 'malformed', detail: 'DNS name is empty' };
   if (name.length > 253) return { type: 'rejectedIdentifier', detail: 'DNS name is longer than 253 characters' };
   if (name.endsWith('.')) return { type: 'malformed', detail: 'DNS name ends in a dot' };
-  if (name.startsWith('*.')) return { type: 'rejectedIdentifier', detail: 'wildcard names need the dns-01 challenge, which this server does not offer' };
+  if (name.startsWith('*.')) {
+    // RFC 8555 §7.1.3: one "*" and a full stop, followed by a domain name; so the wildcard is the
+    // whole leftmost label and appears nowhere else. The base must itself be an acceptable name
+    // of two labels or more, so that "*.com" is refused. Wildcards are validated by dns-01 only
+    // (ra/orders.ts).
+    const base = name.slice(2);
+    if (base.includes('*')) return { type: 'rejectedIdentifier', detail: 'a wildcard name has one "*", as its whole leftmost label (RFC 8555 §7.1.3)' };
+    const p = dnsNameProblem(base);
+    return p && { type: p.type, detail: `wildcard base name: ${p.detail}` };
+  }
+  if (name.includes('*')) return { type: 'rejectedIdentifier', detail: 'a "*" is allowed only as the whole leftmost label of a wildcard name, "*.example.com" (RFC 8555 §7.1.3)' };
   if (!/^[\x21-\x7e]+$/.test(name)) return { type: 'rejectedIdentifier', detail: 'DNS name has characters outside printable ASCII; send internationalised names as A-labels (xn--…)' };
   const labels = name.split('.');
   if (labels.length < 2) return { type: 'rejectedIdentifier', detail: 'DNS name must have at least two labels' };
