@@ -49,6 +49,8 @@ export async function serve(args: string[]): Promise<number> {
   const server = await startServer(config, log);
   await untilSignal(log);
   await server.close();
+  // A cluster worker stays alive while its channel to the primary is open.
+  if (cluster.isWorker) cluster.worker?.disconnect();
   return 0;
 }
 
