@@ -38,7 +38,7 @@ const HASHES: OcspHash[] = ['sha1', 'sha256', 'sha384', 'sha512'];
 export class OcspResponder {
   /** issuerNameHash and issuerKeyHash of the intermediate, per CertID hash algorithm (RFC 6960 §4.1.1). */
   private readonly issuerHashes: Record<OcspHash, { name: Buffer; key: Buffer }>;
-  private signer: OcspSigner | undefined;
+  private signer: (OcspSigner & { responderId: ResponderID }) | undefined;
 
   constructor(private readonly issuerDer: Buffer) {
     const f = certificateFields(issuerDer);
@@ -49,7 +49,9 @@ export class OcspResponder {
 
   /** Starts signing with this certificate (at start, and when ra/ocsp-signer.ts renews it). */
   use(signer: OcspSigner): void {
-    this.signer = signer;
+    // RFC 6960 §4.2.2.3: byKey is the SHA-1 hash of the responder's public key bits.
+    const keyHash = createHash('sha1').update(certificateFields(signer.certDer).publicKeyBits).digest();
+    this.signer = { ...signer, responderId: new ResponderID({ byKey: new KeyHash(keyHash) }) };
   }
 
   get signerNotAfter(): Date | undefined {
@@ -68,10 +70,8 @@ export class OcspResponder {
     if (!signer) throw new Error('the OCSP responder has no signing certificate yet');
     const now = wholeSeconds(o.now);
     const nextUpdate = wholeSeconds(new Date(now.getTime() + o.validityMs));
-    const signerBits = certificateFields(signer.certDer).publicKeyBits;
     const tbs = new ResponseData({
-      // RFC 6960 §4.2.2.3: byKey is the SHA-1 hash of the responder's public key bits.
-      responderID: new ResponderID({ byKey: new KeyHash(createHash('sha1').update(signerBits).digest()) }),
+      responderID: signer.responderId,
       producedAt: now,
       responses: answers.map(
         (a) =>

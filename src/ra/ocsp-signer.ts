@@ -8,7 +8,8 @@ import { toPem } from '../pki/pem.js';
 import { reserveSerial, storeCertificate } from '../sa/issuance.js';
 import type { RaContext } from './context.js';
 
-const CHECK_EVERY_MS = 12 * 3_600_000;
+/** Twice a day, or more often for signing certificates shorter-lived than three days. */
+const checkEvery = (validityMs: number): number => Math.min(12 * 3_600_000, Math.max(60_000, validityMs / 6));
 
 export async function ensureOcspSigner(ctx: RaContext, store: OcspSignerStore): Promise<void> {
   const now = ctx.clock.now();
@@ -29,10 +30,10 @@ export async function ensureOcspSigner(ctx: RaContext, store: OcspSignerStore): 
   ctx.log.info({ audit: 'issuance', purpose: 'ocsp-signer', serial, notAfter, file: store.file }, 'issued a delegated OCSP signing certificate');
 }
 
-/** Checks twice a day; returns a stop function. */
+/** Checks now and then (twice a day for the default 30 days); returns a stop function. */
 export function keepOcspSignerFresh(ctx: RaContext, store: OcspSignerStore): () => void {
   const timer = setInterval(() => {
     ensureOcspSigner(ctx, store).catch((err: unknown) => ctx.log.error({ err }, 'renewing the OCSP signing certificate failed; will try again'));
-  }, CHECK_EVERY_MS).unref();
+  }, checkEvery(ctx.config.ocsp.signerValidity)).unref();
   return () => clearInterval(timer);
 }

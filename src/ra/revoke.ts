@@ -83,7 +83,8 @@ export async function revokeByOperator(ctx: { db: Db; clock: Clock; log: Logger 
   const record = await certificateRecord(ctx.db, serial);
   if (!record) throw new AcmeError('malformed', `no certificate with serial ${serial} was issued by this CA`, { status: 404 });
   const outcome = await revokeCertificate(ctx.db, serial, reason, ctx.clock.now());
-  if (outcome !== 'revoked') throw new AcmeError('alreadyRevoked', `certificate ${serial} is already revoked`);
+  if (outcome === 'already-revoked') throw new AcmeError('alreadyRevoked', `certificate ${serial} is already revoked`);
+  if (outcome === 'not-found') throw new AcmeError('malformed', `no certificate with serial ${serial} was issued by this CA`, { status: 404 });
   ctx.log.info({ audit: 'revocation', serial, method: 'operator', reason: reasonText(reason) }, 'certificate revoked');
 }
 
