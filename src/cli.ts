@@ -6,6 +6,7 @@ import { deviceCerts, deviceCertsHelp } from './cli/device-certs.js';
 import { deviceSim, deviceSimHelp } from './cli/device-sim.js';
 import { init, initHelp } from './cli/init.js';
 import { migrateCommand, migrateHelp } from './cli/migrate.js';
+import { revokeCommand, revokeHelp } from './cli/revoke.js';
 import { serve, serveHelp } from './cli/serve.js';
 import { KeyError } from './ca/keys.js';
 
@@ -13,6 +14,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; help:
   serve: { run: serve, help: serveHelp, summary: 'run the ACME certificate authority' },
   init: { run: init, help: initHelp, summary: "create (or import) the CA's keys and certificates" },
   migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply pending database migrations' },
+  revoke: { run: revokeCommand, help: revokeHelp, summary: 'revoke a certificate by serial number (OCSP at once, CRL at the next check)' },
   'device-certs': { run: deviceCerts, help: deviceCertsHelp, summary: 'list the certificates issued to a device (by serial, UDID or identifier)' },
   'device-sim': { run: deviceSim, help: deviceSimHelp, summary: 'a simulated Apple device for testing device-attest-01 (init: make its test hierarchy)' },
 };

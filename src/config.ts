@@ -101,6 +101,26 @@ export const configSchema = z.strictObject({
         }),
     })
     .prefault({}),
+  /** The CRL of each issuer (RFC 5280 §5), served at <baseUrl>/crl/<issuer-id>.crl. */
+  crl: z
+    .strictObject({
+      /** nextUpdate is thisUpdate plus this: how long relying parties may use a CRL (RFC 5280 §5.1.2.5). */
+      validity: duration('24h'),
+      /** A new CRL is signed at least this often, and on every revocation. Shorter than validity. */
+      refresh: duration('1h'),
+      /** How often each instance looks for a revocation recorded elsewhere (attestca revoke, another instance). */
+      checkInterval: duration('10s'),
+    })
+    .prefault({}),
+  /** The OCSP responder (RFC 6960) at <baseUrl>/ocsp, signing with a delegated certificate. */
+  ocsp: z
+    .strictObject({
+      /** nextUpdate of each response is its thisUpdate plus this (RFC 6960 §4.2.2.1). */
+      responseValidity: duration('1h'),
+      /** Validity of the delegated OCSP signing certificate; it is renewed when a third of it is left. */
+      signerValidity: duration('30d'),
+    })
+    .prefault({}),
   /** device-attest-01 (draft-ietf-acme-device-attest): policy for permanent-identifier and hardware-module orders. */
   deviceAttest: z
     .strictObject({
@@ -290,6 +310,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   if (parsed.acme.caa.enabled && parsed.acme.caaIdentities.length === 0) {
     throw new ConfigError('acme.caa.enabled: CAA checking needs acme.caaIdentities, the issuer domain names (e.g. ca.example.com) that CAA records name to allow this CA');
+  }
+  if (parsed.crl.refresh >= parsed.crl.validity) {
+    throw new ConfigError(`crl.refresh must be shorter than crl.validity, or relying parties would hold an expired CRL before the next one is signed`);
   }
   if (parsed.deviceAttest.attestation === 'optional' && parsed.deviceAttest.allowlist.length === 0) {
     throw new ConfigError('deviceAttest.attestation: "optional" needs deviceAttest.allowlist: without an attestation, only the allowlist says which identifiers are real devices');

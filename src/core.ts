@@ -76,3 +76,25 @@ export function effectiveAuthzStatus(authz: Pick<Authorization, 'status' | 'expi
   if ((authz.status === 'pending' || authz.status === 'valid') && authz.expiresAt <= now) return 'expired';
   return authz.status;
 }
+
+/** CRLReason codes (RFC 5280 §5.3.1). 7 is unassigned. */
+export const revocationReasons = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  removeFromCRL: 8,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
+} as const;
+
+export type RevocationReasonName = keyof typeof revocationReasons;
+
+export const revocationReasonName = (code: number): RevocationReasonName | undefined =>
+  (Object.keys(revocationReasons) as RevocationReasonName[]).find((k) => revocationReasons[k] === code);
+
+/** Where a certificate stands, for CRLs and OCSP. */
+export type CertificateStatus = { status: 'good' } | { status: 'revoked'; revokedAt: Date; reason: number } | { status: 'unknown' };

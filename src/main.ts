@@ -1,4 +1,5 @@
-// The composition root: config → db → migrate → sa, ca, va, ra, wfe → listen. The only module
+// The composition root: config → db → migrate → sa, ca (with the OCSP signer), va, ra, wfe → listen,
+// then the background loops: recovery, the CRL schedule, OCSP signer renewal. The only module
 // that imports every role (DESIGN.md).
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
@@ -8,11 +9,15 @@ import path from 'node:path';
 import { AcmeUrls } from './acme/urls.js';
 import { CertificateAuthority } from './ca/authority.js';
 import { createDevHierarchy, devPassphrase, hierarchyExists, loadHierarchy } from './ca/hierarchy.js';
+import { OcspResponder } from './ca/ocsp.js';
+import { OcspSignerStore } from './ca/ocsp-signer.js';
 import { systemClock, type Clock } from './clock.js';
 import { splitHostPort, type Config } from './config.js';
 import { safeDatabaseUrl, type Logger } from './log.js';
 import { Background } from './ra/background.js';
 import type { RaContext } from './ra/context.js';
+import { startCrlSchedule } from './ra/crl.js';
+import { keepOcspSignerFresh, ensureOcspSigner } from './ra/ocsp-signer.js';
 import { startRecovery } from './ra/recovery.js';
 import type { Db } from './sa/db.js';
 import { openPglite } from './sa/db-pglite.js';
@@ -42,14 +47,16 @@ export async function openDatabase(config: Config, log: Logger): Promise<Db> {
   return openPglite(dir);
 }
 
-export async function loadCa(config: Config, log: Logger, clock: Clock): Promise<CertificateAuthority> {
+export async function loadCa(config: Config, log: Logger, clock: Clock): Promise<{ ca: CertificateAuthority; ocspStore: OcspSignerStore }> {
   const caDir = path.join(config.dataDir, 'ca');
   if (!hierarchyExists(caDir)) {
     log.warn({ caDir }, 'no CA in the data directory: created a DEVELOPMENT root and intermediate whose key passphrase is stored beside them; run `attestca init` for a production CA');
     await createDevHierarchy(caDir, clock.now());
   }
-  const hierarchy = loadHierarchy(caDir, config.ca.passphrase ?? devPassphrase(caDir));
-  return CertificateAuthority.create(hierarchy);
+  const passphrase = config.ca.passphrase ?? devPassphrase(caDir);
+  const hierarchy = loadHierarchy(caDir, passphrase);
+  const ca = await CertificateAuthority.create(hierarchy, new AcmeUrls(config.baseUrl));
+  return { ca, ocspStore: new OcspSignerStore(caDir, passphrase) };
 }
 
 export async function startServer(config: Config, log: Logger, clock: Clock = systemClock): Promise<RunningServer> {
@@ -58,7 +65,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
   try {
     const applied = await migrate(db);
     if (applied.length) log.info({ applied }, 'database migrated');
-    const ca = await loadCa(config, log, clock);
+    const { ca, ocspStore } = await loadCa(config, log, clock);
     const va = new ValidationAuthority({
       resolver: createResolver(config.dnsServer, config.acme.dnsTimeout),
       http01Port: config.http01Port,
@@ -68,7 +75,9 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       caa: { enabled: config.acme.caa.enabled, identities: config.acme.caaIdentities },
       deviceAttest: config.deviceAttest,
     });
-    const ctx: RaContext = { db, ca, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log) };
+    const ocsp = new OcspResponder(ca.issuerDer);
+    const ctx: RaContext = { db, ca, ocsp, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log) };
+    await ensureOcspSigner(ctx, ocspStore);
     const app = createApp(ctx);
 
     let server: http.Server;
@@ -90,7 +99,9 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     });
     const bound = (server.address() as AddressInfo).port;
     const stopRecovery = startRecovery(ctx, 5_000);
-    log.info({ directory: ctx.urls.directory, listen: `${host}:${bound}`, tls: config.tls }, 'attestca is serving');
+    const stopCrl = startCrlSchedule(ctx);
+    const stopOcspSigner = keepOcspSignerFresh(ctx, ocspStore);
+    log.info({ directory: ctx.urls.directory, listen: `${host}:${bound}`, tls: config.tls, crl: ctx.urls.crl(ca.issuerId), ocsp: ctx.urls.ocsp }, 'attestca is serving');
 
     return {
       baseUrl: config.baseUrl,
@@ -98,6 +109,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       ctx,
       async close() {
         await stopRecovery();
+        await stopCrl();
+        stopOcspSigner();
         stopTls();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -27,6 +27,12 @@ export const finalizePayload = z.object({
   csr: z.string().min(1),
 });
 
+/** RFC 8555 §7.6: the certificate as base64url DER and an optional RFC 5280 §5.3.1 reason code. */
+export const revokeCertPayload = z.object({
+  certificate: z.string().min(1),
+  reason: z.number().int('reason must be an integer reason code (RFC 5280 §5.3.1)').optional(),
+});
+
 /** RFC 8555 §7.5.1: the client POSTs an empty object (device-attest-01 adds attObj). */
 export const challengePayload = z.record(z.string(), z.unknown());
 

@@ -16,6 +16,11 @@ export const paths = {
   certificate: '/acme/cert/:serial',
   roots: '/ca/roots.pem',
   intermediates: '/ca/intermediates.pem',
+  // Revocation status, written into every certificate (RFC 5280 §4.2.1.13, §4.2.2.1): keep stable.
+  issuerCert: '/ca/issuer.der',
+  crl: '/crl/:issuer.crl',
+  /** POST, or RFC 6960 Appendix A.1's GET {url}/{url-encoding of base64 of the DER OCSPRequest}. */
+  ocsp: '/ocsp',
 } as const;
 
 export class AcmeUrls {
@@ -50,6 +55,13 @@ export class AcmeUrls {
   authz = (id: string) => this.u(paths.authz, id);
   challenge = (id: string) => this.u(paths.challenge, id);
   certificate = (serial: string) => this.u(paths.certificate, serial);
+  get issuerCert() {
+    return this.u(paths.issuerCert);
+  }
+  crl = (issuerId: string) => this.u(paths.crl, issuerId);
+  get ocsp() {
+    return this.u(paths.ocsp);
+  }
 
   /** The account id in a `kid` (RFC 8555 §6.2), or undefined when it is not one of our account URLs. */
   accountIdFromKid(kid: string): string | undefined {

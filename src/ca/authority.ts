@@ -1,12 +1,25 @@
-// The only holder of the signing key (DESIGN.md): builds and signs end-entity certificates.
-// The profile follows what ACME clients expect from Let's Encrypt (Boulder): SANs exactly the
-// order's identifiers, CN the first DNS name, CA:FALSE, EKU serverAuth + clientAuth.
-import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
+// The only holder of the signing key (DESIGN.md): builds and signs end-entity certificates, the
+// delegated OCSP signing certificate, and CRLs. The profile follows what ACME clients expect from
+// Let's Encrypt (Boulder): SANs exactly the order's identifiers, CN the first DNS name, CA:FALSE,
+// EKU serverAuth + clientAuth, and where to find revocation status (CRL DP, AIA OCSP and caIssuers).
+import { createHash, createPublicKey, X509Certificate, type KeyObject, type webcrypto } from 'node:crypto';
 import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
+import { OID } from '../pki/oids.js';
 import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
+import { signCrl, type CrlContent } from './crl.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
+
+/** Where relying parties find revocation status; written into every certificate issued. */
+export interface StatusUrls {
+  /** The CRL of the issuer with this id (RFC 5280 §4.2.1.13). */
+  crl(issuerId: string): string;
+  /** The OCSP responder (RFC 5280 §4.2.2.1, id-ad-ocsp). */
+  readonly ocsp: string;
+  /** The issuer's certificate, DER (RFC 5280 §4.2.2.1, id-ad-caIssuers). */
+  readonly issuerCert: string;
+}
 
 export interface LeafRequest {
   serial: string;
@@ -24,18 +37,36 @@ export interface LeafRequest {
   privacy?: boolean;
 }
 
+export interface OcspSignerRequest {
+  serial: string;
+  spki: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+}
+
 export class CertificateAuthority {
+  private issuerX509: X509Certificate | undefined;
+
   private constructor(
     private readonly hierarchy: Hierarchy,
     private readonly signer: { cryptoKey: webcrypto.CryptoKey; algorithm: webcrypto.Algorithm },
     private readonly aki: InstanceType<typeof x509.AuthorityKeyIdentifierExtension>,
+    /** Stable name of this issuer in URLs: 16 hex digits of SHA-256 over its SubjectPublicKeyInfo. */
+    readonly issuerId: string,
+    private readonly statusExtensions: InstanceType<typeof x509.Extension>[],
   ) {}
 
-  static async create(hierarchy: Hierarchy): Promise<CertificateAuthority> {
+  static async create(hierarchy: Hierarchy, urls: StatusUrls): Promise<CertificateAuthority> {
     const signer = await toSigningKey(hierarchy.issuerKey);
-    const issuerPublic = await x509.PublicKey.create(createPublicKey(hierarchy.issuerKey).export({ type: 'spki', format: 'der' }));
+    const issuerSpki = createPublicKey(hierarchy.issuerKey).export({ type: 'spki', format: 'der' });
+    const issuerPublic = await x509.PublicKey.create(issuerSpki);
     const aki = await x509.AuthorityKeyIdentifierExtension.create(issuerPublic);
-    return new CertificateAuthority(hierarchy, signer, aki);
+    const issuerId = createHash('sha256').update(issuerSpki).digest('hex').slice(0, 16);
+    const statusExtensions = [
+      new x509.CRLDistributionPointsExtension([urls.crl(issuerId)], false),
+      new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp, caIssuers: urls.issuerCert }, false),
+    ];
+    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions);
   }
 
   get rootsPem(): string {
@@ -49,6 +80,23 @@ export class CertificateAuthority {
 
   get issuerNotAfter(): Date {
     return this.hierarchy.issuerCert.notAfter;
+  }
+
+  /** The issuing intermediate's certificate, DER (served at the AIA caIssuers URL). */
+  get issuerDer(): Buffer {
+    return Buffer.from(this.hierarchy.issuerCert.rawData);
+  }
+
+  /** Did this issuer sign the certificate? Names, key identifiers and the signature must all agree. */
+  issued(der: Buffer): boolean {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(der);
+    } catch {
+      return false;
+    }
+    this.issuerX509 ??= new X509Certificate(this.issuerDer);
+    return cert.checkIssued(this.issuerX509) && cert.verify(this.issuerX509.publicKey);
   }
 
   async issue(req: LeafRequest): Promise<Buffer> {
@@ -73,9 +121,45 @@ export class CertificateAuthority {
         await x509.SubjectKeyIdentifierExtension.create(publicKey),
         this.aki,
         ...(san ? [san] : []),
+        ...this.statusExtensions,
       ],
     });
     return Buffer.from(cert.rawData);
+  }
+
+  /**
+   * The delegated OCSP signing certificate (RFC 6960 §4.2.2.2): issued directly by this issuer,
+   * EKU id-kp-OCSPSigning only, and id-pkix-ocsp-nocheck (§4.2.2.2.1) because a responder cannot
+   * vouch for its own certificate; it is kept short-lived instead (config ocsp.signerValidity).
+   */
+  async issueOcspSigner(req: OcspSignerRequest): Promise<Buffer> {
+    const publicKey = await x509.PublicKey.create(req.spki);
+    const cn = this.hierarchy.issuerCert.subjectName.getField('CN')[0] ?? 'attestca';
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: req.serial,
+      subject: [{ CN: [`${cn} OCSP Responder`] }],
+      issuer: this.hierarchy.issuerCert.subjectName,
+      notBefore: req.notBefore,
+      notAfter: req.notAfter,
+      publicKey,
+      signingKey: this.signer.cryptoKey,
+      signingAlgorithm: this.signer.algorithm,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([OID.ocspSigning], false),
+        // id-pkix-ocsp-nocheck: extnValue is NULL (05 00).
+        new x509.Extension(OID.ocspNoCheck, false, new Uint8Array([0x05, 0x00])),
+        await x509.SubjectKeyIdentifierExtension.create(publicKey),
+        this.aki,
+      ],
+    });
+    return Buffer.from(cert.rawData);
+  }
+
+  /** A CRL of this issuer (RFC 5280 §5), signed by the intermediate's key. */
+  signCrl(content: CrlContent): Promise<Buffer> {
+    return signCrl({ issuer: this.hierarchy.issuerCert.subjectName, aki: this.aki, signingKey: this.signer.cryptoKey, algorithm: this.signer.algorithm }, content);
   }
 }
 

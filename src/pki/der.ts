@@ -58,3 +58,37 @@ export function splitSigned(der: Uint8Array): { tbs: Uint8Array; algorithm: Uint
   if (sig.tag !== 0x03 || der[sig.start] !== 0) throw new DerError('signature is not a whole-byte BIT STRING');
   return { tbs: der.subarray(tbs.offset, tbs.end), algorithm: der.subarray(alg.offset, alg.end), signature: der.subarray(sig.start + 1, sig.end) };
 }
+
+/** Lowercase hex of a positive DER INTEGER's content octets, without leading zero octets (serials). */
+export function integerHex(content: Uint8Array): string {
+  let i = 0;
+  while (i < content.length - 1 && content[i] === 0) i++;
+  return Buffer.from(content.subarray(i)).toString('hex');
+}
+
+export interface CertificateFields {
+  /** The DER subject Name, as signed (RFC 5280 §4.1.2.6): what an OCSP CertID's issuerNameHash covers. */
+  subject: Buffer;
+  /** The DER SubjectPublicKeyInfo (RFC 5280 §4.1.2.7). */
+  spki: Buffer;
+  /**
+   * The subjectPublicKey BIT STRING's key bits, without tag, length and unused-bits octet: what
+   * an OCSP issuerKeyHash and a ResponderID byKey are hashes of (RFC 6960 §4.1.1, §4.2.1).
+   */
+  publicKeyBits: Buffer;
+}
+
+/** Cuts the subject and public key out of a DER certificate, byte for byte. */
+export function certificateFields(der: Uint8Array): CertificateFields {
+  const { tbs } = splitSigned(der);
+  const fields = children(tbs, readTlv(tbs, 0));
+  // TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serial, signature, issuer, validity, subject, spki, … }
+  const first = fields[0]?.tag === 0xa0 ? 1 : 0;
+  const subject = fields[first + 4];
+  const spki = fields[first + 5];
+  if (!subject || !spki || subject.tag !== 0x30 || spki.tag !== 0x30) throw new DerError('not a DER X.509 certificate');
+  const [, bits] = children(tbs, spki);
+  if (!bits || bits.tag !== 0x03 || tbs[bits.start] !== 0) throw new DerError('subjectPublicKey is not a whole-byte BIT STRING');
+  const slice = (t: Tlv) => Buffer.from(tbs.subarray(t.offset, t.end));
+  return { subject: slice(subject), spki: slice(spki), publicKeyBits: Buffer.from(tbs.subarray(bits.start + 1, bits.end)) };
+}

@@ -24,4 +24,18 @@ export const OID = {
   sha256WithRSAEncryption: '1.2.840.113549.1.1.11',
   sha384WithRSAEncryption: '1.2.840.113549.1.1.12',
   sha512WithRSAEncryption: '1.2.840.113549.1.1.13',
+  // Hash algorithms of OCSP CertIDs: RFC 3279 §2.2.1 (SHA-1), RFC 5754 §2 (SHA-2)
+  sha1: '1.3.14.3.2.26',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+  // RFC 5280 §5.2.3 (cRLNumber). CRL Distribution Points, AIA and the reasonCode entry extension
+  // are built by @peculiar/x509 (CRLDistributionPointsExtension, AuthorityInfoAccessExtension).
+  crlNumber: '2.5.29.20',
+  // RFC 6960 §4.2.2.2 (id-kp-OCSPSigning), §4.2.2.2.1 (id-pkix-ocsp-nocheck), §4.2.1 (id-pkix-ocsp-basic),
+  // §4.4.1 (id-pkix-ocsp-nonce)
+  ocspSigning: '1.3.6.1.5.5.7.3.9',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
 } as const;

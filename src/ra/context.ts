@@ -1,6 +1,7 @@
 // What every registration-authority function is handed (STYLE.md habit 6: nothing global).
 import type { AcmeUrls } from '../acme/urls.js';
 import type { CertificateAuthority } from '../ca/authority.js';
+import type { OcspResponder } from '../ca/ocsp.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
@@ -11,6 +12,8 @@ import type { Background } from './background.js';
 export interface RaContext {
   db: Db;
   ca: CertificateAuthority;
+  /** Signs OCSP responses with the delegated responder certificate (ra/ocsp-signer.ts keeps it fresh). */
+  ocsp: OcspResponder;
   va: ValidationAuthority;
   clock: Clock;
   config: Config;

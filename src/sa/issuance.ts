@@ -38,7 +38,7 @@ export async function issuanceRequest(db: Db, orderId: string): Promise<{ accoun
 }
 
 /** Records a serial before anything is signed with it. The primary key rejects a repeat. */
-export async function reserveSerial(db: Db, serial: string, orderId: string | null, purpose: 'acme' | 'tls-server', now: Date): Promise<void> {
+export async function reserveSerial(db: Db, serial: string, orderId: string | null, purpose: 'acme' | 'tls-server' | 'ocsp-signer', now: Date): Promise<void> {
   await db.query('INSERT INTO serials (serial, order_id, purpose, created_at) VALUES ($1, $2, $3, $4)', [serial, orderId, purpose, now]);
 }
 

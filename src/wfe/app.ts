@@ -10,9 +10,12 @@ import { storeNonce } from '../sa/nonces.js';
 import { mountAccount } from './account.js';
 import { mountAuthz } from './authz.js';
 import { mountCertificate } from './certificate.js';
+import { mountCrl } from './crl.js';
 import { mountDirectory } from './directory.js';
 import { locals } from './http.js';
+import { mountOcsp } from './ocsp.js';
 import { mountOrder } from './order.js';
+import { mountRevoke } from './revoke.js';
 
 export function createApp(ctx: RaContext): Express {
   const app = express();
@@ -31,6 +34,9 @@ export function createApp(ctx: RaContext): Express {
   mountOrder(router, ctx);
   mountAuthz(router, ctx);
   mountCertificate(router, ctx);
+  mountRevoke(router, ctx);
+  mountCrl(router, ctx);
+  mountOcsp(router, ctx);
 
   router.use(methodOrNotFound);
   router.use(problemHandler(ctx));
@@ -49,7 +55,9 @@ function acmeHeaders(ctx: RaContext): RequestHandler {
     try {
       res.setHeader('Link', `<${ctx.urls.directory}>;rel="index"`);
       res.setHeader('Cache-Control', 'no-store');
-      if (req.path.startsWith('/acme/') || req.method === 'POST') {
+      // OCSP clients speak RFC 6960, not ACME: no nonce for them (it would be a database write each).
+      const ocsp = req.path === paths.ocsp || req.path.startsWith(`${paths.ocsp}/`);
+      if (req.path.startsWith('/acme/') || (req.method === 'POST' && !ocsp)) {
         const nonce = randomBytes(16).toString('base64url');
         await storeNonce(ctx.db, nonce, new Date(ctx.clock.now().getTime() + ctx.config.acme.nonceLifetime));
         res.setHeader('Replay-Nonce', nonce);
@@ -61,7 +69,7 @@ function acmeHeaders(ctx: RaContext): RequestHandler {
   };
 }
 
-const GET_PATHS = new Set<string>([paths.directory, paths.newNonce, paths.roots, paths.intermediates]);
+const GET_PATHS = new Set<string>([paths.directory, paths.newNonce, paths.roots, paths.intermediates, paths.issuerCert]);
 
 /** RFC 8555 §6.3: resources other than the directory and newNonce are read with POST-as-GET. */
 const methodOrNotFound: RequestHandler = (req, _res, next) => {

@@ -10,6 +10,7 @@ export function mountDirectory(app: Router, ctx: RaContext): void {
     newNonce: ctx.urls.newNonce,
     newAccount: ctx.urls.newAccount,
     newOrder: ctx.urls.newOrder,
+    revokeCert: ctx.urls.revokeCert,
     meta: {
       ...(acme.termsOfService ? { termsOfService: acme.termsOfService } : {}),
       ...(acme.website ? { website: acme.website } : {}),
