@@ -71,7 +71,7 @@ export async function updateAccount(ctx: RaContext, account: Account, update: { 
   }
   if (update.status !== undefined) {
     if (update.status !== 'deactivated') throw new AcmeError('malformed', `an account's status can only be changed to "deactivated", not "${update.status}"`);
-    const done = await sa.deactivateAccount(ctx.db, account.id);
+    const done = await sa.deactivateAccount(ctx.db, account.id, new AcmeError('unauthorized', 'the account was deactivated (RFC 8555 §7.3.6)').toProblem());
     if (!done) throw new AcmeError('unauthorized', 'account is not valid');
     ctx.log.info({ audit: 'account-deactivated', account: account.id }, 'account deactivated');
     current = done;

@@ -53,7 +53,7 @@ export function mountAccount(app: Router, ctx: RaContext): void {
       if (param(req, 'id') !== account.id) throw new AcmeError('unauthorized', "another account's orders cannot be listed");
       const cursor = req.query.cursor;
       if (cursor !== undefined && !isResourceId(cursor)) throw new AcmeError('malformed', 'cursor is not an order id; follow the rel="next" Link');
-      const ids = await orderIdsByAccount(ctx.db, account.id, cursor, ORDERS_PER_PAGE + 1);
+      const ids = await orderIdsByAccount(ctx.db, account.id, cursor, ORDERS_PER_PAGE + 1, ctx.clock.now());
       const page = ids.slice(0, ORDERS_PER_PAGE);
       const headers: Record<string, string> = {};
       if (ids.length > ORDERS_PER_PAGE) {
