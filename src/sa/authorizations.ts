@@ -1,5 +1,5 @@
-// Authorizations outside the life of one order (RFC 8555 §7.4.1, §7.5.2): pre-authorization,
-// deactivation, and finding valid ones that a new order may reuse.
+// Authorizations outside the life of one order (RFC 8555 §7.4.1, §7.5.2, §7.1.3):
+// pre-authorization, deactivation, and finding valid ones that a new order may reuse.
 import type { Authorization, Identifier, ProblemDocument } from '../core.js';
 import type { Db, Queryable } from './db.js';
 import { authorizationById, insertAuthorization, type NewAuthorization } from './orders.js';
@@ -13,9 +13,10 @@ export async function createAuthorization(db: Db, accountId: string, a: NewAutho
 }
 
 /**
- * The valid authorizations of an account that a new order may reuse (RFC 8555 §7.4: "the server
- * MAY reuse valid authorizations"): one per identifier, the one that stays valid longest, and
- * only those still valid at `validUntil`.
+ * The valid authorizations of an account that a new order may reuse (RFC 8555 §7.1.3: a pending
+ * order's authorizations include "unexpired authorizations that the client has completed in the
+ * past"): one per identifier, the one that stays valid longest, and only those still valid at
+ * `validUntil`.
  */
 export async function reusableAuthorizations(
   db: Queryable,

@@ -12,6 +12,8 @@ import { mountAuthz } from './authz.js';
 import { mountCertificate } from './certificate.js';
 import { mountDirectory } from './directory.js';
 import { locals } from './http.js';
+import { mountKeyChange } from './key-change.js';
+import { mountNewAuthz } from './new-authz.js';
 import { mountOrder } from './order.js';
 
 export function createApp(ctx: RaContext): Express {
@@ -28,6 +30,8 @@ export function createApp(ctx: RaContext): Express {
 
   mountDirectory(router, ctx);
   mountAccount(router, ctx);
+  mountKeyChange(router, ctx);
+  mountNewAuthz(router, ctx);
   mountOrder(router, ctx);
   mountAuthz(router, ctx);
   mountCertificate(router, ctx);
