@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, UsageError } from './cli/common.js';
 import { deviceCerts, deviceCertsHelp } from './cli/device-certs.js';
 import { deviceSim, deviceSimHelp } from './cli/device-sim.js';
+import { eab, eabHelp } from './cli/eab.js';
 import { init, initHelp } from './cli/init.js';
 import { migrateCommand, migrateHelp } from './cli/migrate.js';
 import { revokeCommand, revokeHelp } from './cli/revoke.js';
@@ -16,6 +17,7 @@ const commands: Record<string, { run: (args: string[]) => Promise<number>; help:
   migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply pending database migrations' },
   revoke: { run: revokeCommand, help: revokeHelp, summary: 'revoke a certificate by serial number (OCSP at once, CRL at the next check)' },
   'device-certs': { run: deviceCerts, help: deviceCertsHelp, summary: 'list the certificates issued to a device (by serial, UDID or identifier)' },
+  eab: { run: eab, help: eabHelp, summary: 'external account binding keys: create, list, revoke' },
   'device-sim': { run: deviceSim, help: deviceSimHelp, summary: 'a simulated Apple device for testing device-attest-01 (init: make its test hierarchy)' },
 };
 

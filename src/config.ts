@@ -62,6 +62,21 @@ export const configSchema = z.strictObject({
       certValidity: duration('24h'),
       /** notBefore is set this far in the past, for clients whose clocks run slow. */
       backdate: duration('1m'),
+      /** Longest notAfter - notBefore a newOrder may ask for (RFC 8555 §7.4); default certValidity. */
+      maxValidity: z
+        .string()
+        .optional()
+        .transform((v, ctx) => {
+          if (v === undefined) return undefined;
+          const ms = parseDuration(v);
+          if (ms === undefined || ms <= 0) {
+            ctx.addIssue({ code: 'custom', message: `expected a duration such as 24h or 90d, got "${v}"` });
+            return z.NEVER;
+          }
+          return ms;
+        }),
+      /** How far in the future a newOrder's notBefore may be. */
+      maxNotBeforeDelay: duration('7d'),
     })
     .prefault({}),
   acme: z
@@ -87,6 +102,20 @@ export const configSchema = z.strictObject({
       tlsalpn01Timeout: duration('10s'),
       /** Bound on each DNS query of a validation (A/AAAA, TXT, CAA); the resolver tries twice. */
       dnsTimeout: duration('5s'),
+      /** RFC 8555 §7.3.4. off: accounts need no binding (one sent anyway is checked); required: every new account needs one. */
+      externalAccountBinding: z.enum(['off', 'required'], { error: 'expected "off" or "required"' }).default('off'),
+      /** How long a valid authorization serves new orders of its account (RFC 8555 §7.4); "off" = never reused. */
+      authzReuse: z
+        .string()
+        .default('30d')
+        .transform((v, ctx) => {
+          const ms = v === 'off' ? 0 : parseDuration(v);
+          if (ms === undefined || ms < 0) {
+            ctx.addIssue({ code: 'custom', message: `expected "off" or a duration such as 30d or 8h, got "${v}"` });
+            return z.NEVER;
+          }
+          return ms;
+        }),
       /** How long a challenge response waits for its validation before answering 'processing'. */
       validationWait: z
         .string()
@@ -160,7 +189,7 @@ type Parsed = z.output<typeof configSchema>;
 export interface Config extends Omit<Parsed, 'ca' | 'baseUrl' | 'deviceAttest'> {
   baseUrl: string;
   configFile: string | undefined;
-  ca: Parsed['ca'] & { passphrase: string | undefined };
+  ca: Omit<Parsed['ca'], 'maxValidity'> & { passphrase: string | undefined; maxValidity: number };
   deviceAttest: Omit<Parsed['deviceAttest'], 'roots'> & {
     /** PEM text of the configured roots per format (read here, once); absent = built-in roots. */
     roots: Partial<Record<AttestationFormat, string>>;
@@ -318,13 +347,18 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw new ConfigError('deviceAttest.attestation: "optional" needs deviceAttest.allowlist: without an attestation, only the allowlist says which identifiers are real devices');
   }
 
+  const maxValidity = parsed.ca.maxValidity ?? parsed.ca.certValidity;
+  if (maxValidity < parsed.ca.certValidity) {
+    throw new ConfigError('ca.maxValidity is shorter than ca.certValidity: an order without notAfter would get a longer certificate than one may ask for; raise ca.maxValidity or lower ca.certValidity');
+  }
+
   return {
     ...parsed,
     deviceAttest: { ...parsed.deviceAttest, roots },
     dataDir: path.resolve(parsed.dataDir),
     baseUrl,
     configFile,
-    ca: { ...parsed.ca, passphrase },
+    ca: { ...parsed.ca, passphrase, maxValidity },
   };
 }
 

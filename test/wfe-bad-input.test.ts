@@ -337,7 +337,7 @@ describe('malformed and hostile requests on PGlite', () => {
       type: 'badPublicKey',
       status: 400,
     },
-    { name: 'request by a deactivated account', send: () => fx.deactivated.post(newOrderUrl(), { identifiers: [{ type: 'dns', value: names.a }] }), type: 'unauthorized', status: 403 },
+    { name: 'request by a deactivated account (RFC 8555 §7.3.6: 401)', send: () => fx.deactivated.post(newOrderUrl(), { identifiers: [{ type: 'dns', value: names.a }] }), type: 'unauthorized', status: 401 },
   ];
 
   // RFC 8555 §6.5: one nonce per request, issued by us, used once; §6.4: url must be the request URL.
@@ -475,7 +475,7 @@ describe('malformed and hostile requests on PGlite', () => {
       status: 400,
       also: (p) => assert.deepEqual(p.subproblems?.map((s) => s.identifier), [dnsId('bad_one.example.com'), dnsId('*.*.example.org')]),
     },
-    { name: 'notAfter (not supported)', send: () => alice.post(newOrderUrl(), { identifiers: [dnsId(names.a)], notAfter: '2030-01-01T00:00:00Z' }), type: 'malformed', status: 400 },
+    { name: 'notAfter further than ca.maxValidity', send: () => alice.post(newOrderUrl(), { identifiers: [dnsId(names.a)], notAfter: '2999-01-01T00:00:00Z' }), type: 'malformed', status: 400 },
   ];
 
   // RFC 8555 §7.4: finalize only a ready order, with a CSR naming exactly its identifiers.

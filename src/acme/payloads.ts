@@ -23,6 +23,16 @@ export const newOrderPayload = z.object({
   notAfter: z.string().optional(),
 });
 
+/** RFC 8555 §7.4.1: pre-authorization names one identifier. */
+export const newAuthzPayload = z.object({
+  identifier,
+});
+
+/** RFC 8555 §7.5.2: the only change a client may make to an authorization. */
+export const authzUpdatePayload = z.object({
+  status: z.literal('deactivated', { error: 'an authorization can only be updated to {"status": "deactivated"} (RFC 8555 §7.5.2)' }),
+});
+
 export const finalizePayload = z.object({
   csr: z.string().min(1),
 });

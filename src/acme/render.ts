@@ -2,7 +2,8 @@
 import { effectiveAuthzStatus, effectiveOrderStatus, type Account, type Authorization, type Challenge, type Order } from '../core.js';
 import type { AcmeUrls } from './urls.js';
 
-export function renderAccount(a: Account, urls: AcmeUrls) {
+/** `binding`: the externalAccountBinding the account was created with (RFC 8555 §7.3.4). */
+export function renderAccount(a: Account, urls: AcmeUrls, binding?: unknown) {
   return {
     status: a.status,
     contact: a.contact,
@@ -10,6 +11,7 @@ export function renderAccount(a: Account, urls: AcmeUrls) {
     orders: urls.accountOrders(a.id),
     key: a.jwk,
     createdAt: a.createdAt.toISOString(),
+    ...(binding !== undefined ? { externalAccountBinding: binding } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ export const paths = {
   newNonce: '/acme/new-nonce',
   newAccount: '/acme/new-account',
   newOrder: '/acme/new-order',
+  newAuthz: '/acme/new-authz',
   revokeCert: '/acme/revoke-cert',
   keyChange: '/acme/key-change',
   account: '/acme/acct/:id',
@@ -41,6 +42,9 @@ export class AcmeUrls {
   }
   get newOrder() {
     return this.u(paths.newOrder);
+  }
+  get newAuthz() {
+    return this.u(paths.newAuthz);
   }
   get revokeCert() {
     return this.u(paths.revokeCert);

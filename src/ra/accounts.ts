@@ -5,6 +5,7 @@ import { AcmeError } from '../errors.js';
 import * as sa from '../sa/accounts.js';
 import { newId } from '../sa/ids.js';
 import type { RaContext } from './context.js';
+import { bindAccount } from './eab.js';
 
 const MAX_CONTACTS = 10;
 // An addr-spec of RFC 5322 §3.4.1 reduced to what mail systems actually accept, ASCII only.
@@ -33,12 +34,19 @@ export interface NewAccountRequest {
   termsOfServiceAgreed: boolean | undefined;
   onlyReturnExisting: boolean | undefined;
   ip: string | undefined;
+  /** A binding whose MAC and key the wfe has verified (wfe/eab.ts), if the request had one. */
+  externalAccountBinding?: { keyId: string; jws: unknown } | undefined;
 }
 
 /** RFC 8555 §7.3 and §7.3.1. `created` is false when the key already had an account. */
 export async function newAccount(ctx: RaContext, req: NewAccountRequest): Promise<{ account: Account; created: boolean }> {
   const keyThumbprint = await thumbprint(req.jwk);
   const existing = await sa.accountByThumbprint(ctx.db, keyThumbprint);
+  // RFC 8555 §7.3.6: no request authorized by a deactivated account's key is accepted, this
+  // one included, and the refusal is a 401.
+  if (existing && existing.status !== 'valid') {
+    throw new AcmeError('unauthorized', `the account of this key is ${existing.status}; create an account with another key`, { status: 401 });
+  }
   if (existing) return { account: existing, created: false };
   if (req.onlyReturnExisting) throw new AcmeError('accountDoesNotExist', 'no account exists with this key');
 
@@ -49,7 +57,11 @@ export async function newAccount(ctx: RaContext, req: NewAccountRequest): Promis
     });
   }
   const contact = checkContacts(req.contact);
-  const result = await sa.createAccount(ctx.db, {
+  const binding = req.externalAccountBinding;
+  if (!binding && ctx.config.acme.externalAccountBinding === 'required') {
+    throw new AcmeError('externalAccountRequired', 'this CA requires an external account binding to create an account (RFC 8555 §7.3.4): ask the CA operator for a key id and HMAC key');
+  }
+  const account = {
     id: newId(),
     keyThumbprint,
     jwk: publicJwk(req.jwk),
@@ -57,8 +69,9 @@ export async function newAccount(ctx: RaContext, req: NewAccountRequest): Promis
     tosAgreed: req.termsOfServiceAgreed === true,
     createdAt: ctx.clock.now(),
     createdIp: req.ip,
-  });
-  if (result.created) ctx.log.info({ audit: 'account-created', account: result.account.id, contact: contact.length }, 'account created');
+  };
+  const result = binding ? await bindAccount(ctx.db, account, binding) : await sa.createAccount(ctx.db, account);
+  if (result.created) ctx.log.info({ audit: 'account-created', account: result.account.id, contact: contact.length, eabKey: binding?.keyId }, 'account created');
   return result;
 }
 
@@ -71,7 +84,7 @@ export async function updateAccount(ctx: RaContext, account: Account, update: { 
   }
   if (update.status !== undefined) {
     if (update.status !== 'deactivated') throw new AcmeError('malformed', `an account's status can only be changed to "deactivated", not "${update.status}"`);
-    const done = await sa.deactivateAccount(ctx.db, account.id);
+    const done = await sa.deactivateAccount(ctx.db, account.id, new AcmeError('unauthorized', 'the account was deactivated (RFC 8555 §7.3.6)').toProblem());
     if (!done) throw new AcmeError('unauthorized', 'account is not valid');
     ctx.log.info({ audit: 'account-deactivated', account: account.id }, 'account deactivated');
     current = done;
@@ -80,7 +93,7 @@ export async function updateAccount(ctx: RaContext, account: Account, update: { 
 }
 
 /** Only the public members of a JWK are stored (a client that sends "d" gets malformed earlier). */
-function publicJwk(jwk: JWK): JWK {
+export function publicJwk(jwk: JWK): JWK {
   const { kty, crv, x, y, n, e } = jwk;
   return Object.fromEntries(Object.entries({ kty, crv, x, y, n, e }).filter(([, v]) => v !== undefined)) as JWK;
 }

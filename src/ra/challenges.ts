@@ -12,6 +12,7 @@ import { newId } from '../sa/ids.js';
 import { authorizationById, challengeById } from '../sa/orders.js';
 import { challengePayload, finishValidation, startValidation, type ValidationOutcome } from '../sa/validations.js';
 import type { DeviceEvidence } from '../va/device-attest01.js';
+import { validAuthzExpiry } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 
 /** draft-ietf-acme-device-attest §5: {"attObj": base64url}, or Apple's {"error": …}. */
@@ -69,7 +70,7 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
     if (evidence?.statementSha256 && (await statementUsed(ctx.db, evidence.statementSha256))) {
       throw new AcmeError('badAttestationStatement', 'this attestation statement was already used for another validation');
     }
-    outcome = { status: 'valid' };
+    outcome = { status: 'valid', authzExpiresAt: validAuthzExpiry(ctx, authz.identifier, ctx.clock.now()) };
   } catch (err) {
     const problem = toAcmeError(err);
     if (problem.type === 'serverInternal') ctx.log.error({ err, challenge: challengeId }, 'validation crashed');

@@ -14,6 +14,7 @@ import { orderById } from '../sa/orders.js';
 import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
 import { identifierKey, isDeviceIdentifier } from './identifiers.js';
+import { certificateWindow } from './validity.js';
 
 export async function finalizeOrder(ctx: RaContext, account: Account, orderId: string, csrB64: string): Promise<Order> {
   const order = await orderById(ctx.db, orderId);
@@ -30,6 +31,10 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   else checkCsrNames(csr, order.identifiers);
 
   const now = ctx.clock.now();
+  if (!certificateWindow(ctx.config, order, order.identifiers.some(isDeviceIdentifier), now, ctx.ca.issuerNotAfter)) {
+    if (!order.notAfter) throw new Error(`the issuing CA expired on ${ctx.ca.issuerNotAfter.toISOString()}`);
+    throw new AcmeError('malformed', `the order's notAfter (${order.notAfter.toISOString()}) has passed: the certificate would be expired already; create a new order`);
+  }
   if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
@@ -135,9 +140,14 @@ export async function issue(ctx: RaContext, orderId: string): Promise<void> {
   }
   const now = ctx.clock.now();
   const device = req.identifiers.some(isDeviceIdentifier);
-  const validity = device ? ctx.config.deviceAttest.certValidity : ctx.config.ca.certValidity;
-  const notBefore = new Date(now.getTime() - ctx.config.ca.backdate);
-  const notAfter = new Date(Math.min(now.getTime() + validity, ctx.ca.issuerNotAfter.getTime()));
+  // The order's notBefore/notAfter when it asked for them (RFC 8555 §7.4), else the configured validity.
+  const window = certificateWindow(ctx.config, req, device, now, ctx.ca.issuerNotAfter);
+  if (!window) {
+    const why = req.notAfter ? "the order's notAfter passed before the certificate could be signed" : 'the issuing CA has expired';
+    await failIssuance(ctx.db, orderId, new AcmeError(req.notAfter ? 'malformed' : 'serverInternal', why).toProblem());
+    return;
+  }
+  const { notBefore, notAfter } = window;
   const attestationId = device ? (await evidenceForOrder(ctx.db, orderId))[0]?.id ?? null : null;
   const serial = newSerial();
   await reserveSerial(ctx.db, serial, orderId, 'acme', now);

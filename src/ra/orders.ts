@@ -1,12 +1,15 @@
-// newOrder (RFC 8555 §7.4): one pending authorization per identifier, each offering the
-// challenges its identifier type allows.
+// newOrder (RFC 8555 §7.4): one authorization per identifier, each offering the challenges its
+// identifier type allows, or a valid one of the account's reused (ra/authz-reuse.ts); the
+// certificate's validity window when the client asks for one (ra/validity.ts).
 import { randomBytes } from 'node:crypto';
 import type { Account, ChallengeType, Identifier, Order } from '../core.js';
-import { AcmeError } from '../errors.js';
 import { newId } from '../sa/ids.js';
+import { reuseKey } from '../sa/authorizations.js';
 import * as sa from '../sa/orders.js';
+import { findReusable, type Reusable } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
-import { checkIdentifiers, wildcardBase } from './identifiers.js';
+import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
+import { requestedWindow } from './validity.js';
 
 /**
  * The challenges offered for an authorization. dns: http-01 (RFC 8555 §8.3), dns-01 (§8.4),
@@ -15,7 +18,7 @@ import { checkIdentifiers, wildcardBase } from './identifiers.js';
  * name under the base, and Boulder (Let's Encrypt) offers only dns-01 for wildcards too.
  * ip: http-01 and tls-alpn-01, not dns-01 (RFC 8738 §4, §7).
  */
-function challengeTypesFor(identifier: Identifier, wildcard: boolean): ChallengeType[] {
+export function challengeTypesFor(identifier: Identifier, wildcard: boolean): ChallengeType[] {
   switch (identifier.type) {
     case 'dns':
       return wildcard ? ['dns-01'] : ['http-01', 'dns-01', 'tls-alpn-01'];
@@ -43,6 +46,17 @@ function authorizationFor(identifier: Identifier): { identifier: Identifier; wil
 /** RFC 8555 §8.1: a token has at least 128 bits of entropy; 256 here, base64url. */
 const newToken = (): string => randomBytes(32).toString('base64url');
 
+/** A new pending authorization for one identifier, with its challenges. */
+export function freshAuthorization(identifier: Identifier, expiresAt: Date, wildcard = false): sa.NewAuthorization {
+  return {
+    id: newId(),
+    identifier,
+    wildcard,
+    expiresAt,
+    challenges: challengeTypesFor(identifier, wildcard).map((type) => ({ id: newId(), type, token: newToken() })),
+  };
+}
+
 export interface NewOrderRequest {
   identifiers: Identifier[];
   notBefore?: string | undefined;
@@ -50,29 +64,40 @@ export interface NewOrderRequest {
 }
 
 export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRequest): Promise<Order> {
-  if (req.notBefore !== undefined || req.notAfter !== undefined) {
-    throw new AcmeError('malformed', 'notBefore and notAfter are not supported yet; leave them out and the certificate gets the configured validity');
-  }
   const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
-  const now = ctx.clock.now();
-  const expiresAt = later(ctx, ctx.config.acme.orderLifetime);
-  const authzExpires = new Date(Math.min(expiresAt.getTime(), later(ctx, ctx.config.acme.authzLifetime).getTime()));
-  const order = await sa.createOrder(ctx.db, {
-    id: newId(),
-    accountId: account.id,
-    expiresAt,
-    identifiers,
-    notBefore: null,
-    notAfter: null,
-    createdAt: now,
-    authorizations: identifiers.map(authorizationFor).map(({ identifier, wildcard }) => ({
+  const window = requestedWindow(ctx.config, req, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
+  const wanted = identifiers.map(authorizationFor);
+  const create = async (reusable: Map<string, Reusable>): Promise<Order> => {
+    const now = ctx.clock.now();
+    // RFC 8555 §7.1.3: an order lives no longer than its authorizations.
+    const reusedExpiry = Math.min(...[...reusable.values()].map((r) => r.expiresAt.getTime()));
+    const expiresAt = new Date(Math.min(later(ctx, ctx.config.acme.orderLifetime).getTime(), reusedExpiry));
+    const authzExpires = new Date(Math.min(expiresAt.getTime(), later(ctx, ctx.config.acme.authzLifetime).getTime()));
+    return sa.createOrder(ctx.db, {
       id: newId(),
-      identifier,
-      wildcard,
-      expiresAt: authzExpires,
-      challenges: challengeTypesFor(identifier, wildcard).map((type) => ({ id: newId(), type, token: newToken() })),
-    })),
-  });
-  ctx.log.info({ audit: 'order-created', account: account.id, order: order.id, identifiers }, 'order created');
+      accountId: account.id,
+      expiresAt,
+      identifiers,
+      notBefore: window.notBefore,
+      notAfter: window.notAfter,
+      createdAt: now,
+      authorizations: wanted.map((w) => {
+        const reused = reusable.get(reuseKey(w));
+        return reused ? { reuse: reused.id } : freshAuthorization(w.identifier, authzExpires, w.wildcard);
+      }),
+    });
+  };
+  let order: Order;
+  try {
+    order = await create(await findReusable(ctx, account.id, wanted));
+  } catch (err) {
+    // An authorization found for reuse was deactivated (or expired) a moment ago: order afresh.
+    if (!(err instanceof sa.ReusedAuthorizationGone)) throw err;
+    order = await create(new Map());
+  }
+  ctx.log.info(
+    { audit: 'order-created', account: account.id, order: order.id, identifiers, status: order.status, notBefore: window.notBefore ?? undefined, notAfter: window.notAfter ?? undefined },
+    'order created',
+  );
   return order;
 }

@@ -40,11 +40,18 @@ export async function orderById(db: Queryable, id: string): Promise<Order | unde
   return rows[0] && toOrder(rows[0]);
 }
 
-/** One page of an account's orders, oldest first, for the RFC 8555 §7.1.2.1 orders list. */
-export async function orderIdsByAccount(db: Db, accountId: string, after: string | undefined, limit: number): Promise<string[]> {
+/**
+ * One page of an account's orders for the RFC 8555 §7.1.2.1 orders list, oldest first. Invalid
+ * orders, and pending or ready ones past their expiry (invalid too, §7.1.6), are left out: the
+ * list SHOULD NOT include them. `after` is the last order id of the previous page.
+ */
+export async function orderIdsByAccount(db: Db, accountId: string, after: string | undefined, limit: number, now: Date): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM orders WHERE account_id = $1 AND ($2::text IS NULL OR id > $2) ORDER BY id LIMIT $3`,
-    [accountId, after ?? null, limit],
+    `SELECT o.id FROM orders o
+     WHERE o.account_id = $1 AND o.status <> 'invalid' AND NOT (o.status IN ('pending', 'ready') AND o.expires_at <= $4)
+       AND ($2::text IS NULL OR (o.created_at, o.id) > (SELECT c.created_at, c.id FROM orders c WHERE c.id = $2 AND c.account_id = $1))
+     ORDER BY o.created_at, o.id LIMIT $3`,
+    [accountId, after ?? null, limit, now],
   );
   return rows.map((r) => r.id);
 }
@@ -115,6 +122,11 @@ export interface NewAuthorization {
   challenges: { id: string; type: ChallengeType; token: string }[];
 }
 
+/** An authorization a new order takes over instead of creating one (RFC 8555 §7.4, reuse). */
+export interface ReusedAuthorization {
+  reuse: string;
+}
+
 export interface NewOrder {
   id: string;
   accountId: string;
@@ -123,27 +135,62 @@ export interface NewOrder {
   notBefore: Date | null;
   notAfter: Date | null;
   createdAt: Date;
-  authorizations: NewAuthorization[];
+  authorizations: (NewAuthorization | ReusedAuthorization)[];
 }
 
-/** newOrder (RFC 8555 §7.4): the order, its authorizations and their challenges, all or nothing. */
+/** A reused authorization stopped being valid between the lookup and the order's creation. */
+export class ReusedAuthorizationGone extends Error {
+  override name = 'ReusedAuthorizationGone';
+}
+
+/** Inserts one pending authorization and its challenges. */
+export async function insertAuthorization(tx: Queryable, accountId: string, a: NewAuthorization, createdAt: Date): Promise<void> {
+  await tx.query(
+    `INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`,
+    [a.id, accountId, a.identifier.type, a.identifier.value, a.wildcard, a.expiresAt, createdAt],
+  );
+  for (const c of a.challenges) {
+    await tx.query(`INSERT INTO challenges (id, authz_id, type, token, status) VALUES ($1, $2, $3, $4, 'pending')`, [c.id, a.id, c.type, c.token]);
+  }
+}
+
+/**
+ * newOrder (RFC 8555 §7.4): the order, its new authorizations and their challenges, all or
+ * nothing. Reused authorizations are locked (FOR SHARE) and checked to be still valid, so that a
+ * concurrent deactivation either comes first (ReusedAuthorizationGone: the caller orders afresh)
+ * or waits and then sees this order and invalidates it too. An order whose every authorization
+ * is reused is ready at once.
+ */
 export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
   return db.transaction(async (tx) => {
+    const reused = [...new Set(o.authorizations.filter((a): a is ReusedAuthorization => 'reuse' in a).map((a) => a.reuse))].sort();
+    for (const id of reused) {
+      const { rows } = await tx.query(
+        `SELECT id FROM authorizations WHERE id = $1 AND account_id = $2 AND status = 'valid' AND expires_at > $3 FOR SHARE`,
+        [id, o.accountId, o.createdAt],
+      );
+      if (rows.length !== 1) throw new ReusedAuthorizationGone(`authorization ${id} is no longer valid`);
+    }
     await tx.query(
       `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at)
        VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)`,
       [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt],
     );
     for (const [position, a] of o.authorizations.entries()) {
+      const authzId = 'reuse' in a ? a.reuse : a.id;
+      if (!('reuse' in a)) await insertAuthorization(tx, o.accountId, a, o.createdAt);
+      await tx.query('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES ($1, $2, $3)', [o.id, authzId, position]);
+    }
+    if (reused.length) {
+      // RFC 8555 §7.1.6: all authorizations valid → ready.
       await tx.query(
-        `INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`,
-        [a.id, o.accountId, a.identifier.type, a.identifier.value, a.wildcard, a.expiresAt, o.createdAt],
+        `UPDATE orders o SET status = 'ready'
+         WHERE o.id = $1 AND o.status = 'pending'
+           AND NOT EXISTS (SELECT 1 FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id
+                           WHERE oa.order_id = o.id AND (a.status <> 'valid' OR a.expires_at <= $2))`,
+        [o.id, o.createdAt],
       );
-      await tx.query('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES ($1, $2, $3)', [o.id, a.id, position]);
-      for (const c of a.challenges) {
-        await tx.query(`INSERT INTO challenges (id, authz_id, type, token, status) VALUES ($1, $2, $3, $4, 'pending')`, [c.id, a.id, c.type, c.token]);
-      }
     }
     const order = await orderById(tx, o.id);
     return order!;

@@ -50,7 +50,11 @@ export async function claimStaleValidations(db: Db, now: Date, leaseUntil: Date,
   return rows;
 }
 
-export type ValidationOutcome = { status: 'valid' } | { status: 'invalid'; error: ProblemDocument };
+/**
+ * `authzExpiresAt`: the authorization's new expiry once valid, for the reuse window
+ * (ra/authz-reuse.ts); absent keeps the expiry it was created with.
+ */
+export type ValidationOutcome = { status: 'valid'; authzExpiresAt?: Date | undefined } | { status: 'invalid'; error: ProblemDocument };
 
 /**
  * Records the result of one validation: the challenge, its authorization, and the orders that
@@ -73,7 +77,11 @@ export async function finishValidation(db: Db, challengeId: string, outcome: Val
       `SELECT id FROM orders WHERE id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1) ORDER BY id FOR UPDATE`,
       [authzId],
     );
-    await tx.query(`UPDATE authorizations SET status = $2 WHERE id = $1 AND status = 'pending'`, [authzId, outcome.status]);
+    await tx.query(`UPDATE authorizations SET status = $2, expires_at = COALESCE($3, expires_at) WHERE id = $1 AND status = 'pending'`, [
+      authzId,
+      outcome.status,
+      outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
+    ]);
     await settleOrders(tx, authzId, now, outcome.status === 'invalid' ? outcome.error : undefined);
     return true;
   });

@@ -14,6 +14,8 @@ import { mountCrl } from './crl.js';
 import { mountDirectory } from './directory.js';
 import { locals } from './http.js';
 import { mountOcsp } from './ocsp.js';
+import { mountKeyChange } from './key-change.js';
+import { mountNewAuthz } from './new-authz.js';
 import { mountOrder } from './order.js';
 import { mountRevoke } from './revoke.js';
 
@@ -31,6 +33,8 @@ export function createApp(ctx: RaContext): Express {
 
   mountDirectory(router, ctx);
   mountAccount(router, ctx);
+  mountKeyChange(router, ctx);
+  mountNewAuthz(router, ctx);
   mountOrder(router, ctx);
   mountAuthz(router, ctx);
   mountCertificate(router, ctx);

@@ -11,11 +11,14 @@ export function mountDirectory(app: Router, ctx: RaContext): void {
     newAccount: ctx.urls.newAccount,
     newOrder: ctx.urls.newOrder,
     revokeCert: ctx.urls.revokeCert,
+    // RFC 8555 §7.4.1: pre-authorization is offered only while valid authorizations are reused.
+    ...(acme.authzReuse > 0 ? { newAuthz: ctx.urls.newAuthz } : {}),
+    keyChange: ctx.urls.keyChange,
     meta: {
       ...(acme.termsOfService ? { termsOfService: acme.termsOfService } : {}),
       ...(acme.website ? { website: acme.website } : {}),
       caaIdentities: acme.caaIdentities,
-      externalAccountRequired: false,
+      externalAccountRequired: acme.externalAccountBinding === 'required',
     },
   };
   app.get(paths.directory, (_req, res) => {

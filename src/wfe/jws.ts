@@ -24,12 +24,15 @@ export interface VerifiedRequest {
 
 export type KeyMode = 'jwk' | 'kid';
 
-const b64urlJson = (text: string, what: string): unknown => {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AcmeError('malformed', `JWS ${what} is not base64url`);
+/** A flattened JWS as sent: every member a base64url string (RFC 7515 §7.2.2). */
+export type FlattenedJws = { protected: string; payload: string; signature: string } & FlattenedJWSInput;
+
+export const b64urlJson = (text: string, what: string): unknown => {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new AcmeError('malformed', `${what} is not base64url`);
   try {
     return JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
-    throw new AcmeError('malformed', `JWS ${what} is not base64url-encoded JSON`);
+    throw new AcmeError('malformed', `${what} is not base64url-encoded JSON`);
   }
 };
 
@@ -41,15 +44,23 @@ export function parseJws(body: Buffer): { jws: FlattenedJWSInput; header: Record
   } catch {
     throw new AcmeError('malformed', 'request body is not JSON');
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AcmeError('malformed', 'request body is not a JWS object');
+  return parseJwsObject(parsed, 'JWS');
+}
+
+/**
+ * A flattened JWS JSON object (RFC 7515 §7.2.2) and its protected header: the request body, or
+ * a JWS nested in a payload (keyChange's inner JWS, externalAccountBinding), named `what`.
+ */
+export function parseJwsObject(parsed: unknown, what: string): { jws: FlattenedJws; header: Record<string, unknown> } {
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new AcmeError('malformed', `${what} is not a JWS object`);
   const o = parsed as Record<string, unknown>;
-  if ('signatures' in o) throw new AcmeError('malformed', 'JWS general serialization is not allowed; use flattened JSON (RFC 8555 §6.2)');
-  if ('header' in o) throw new AcmeError('malformed', 'JWS unprotected header is not allowed (RFC 8555 §6.2)');
+  if ('signatures' in o) throw new AcmeError('malformed', `${what}: JWS general serialization is not allowed; use flattened JSON (RFC 8555 §6.2)`);
+  if ('header' in o) throw new AcmeError('malformed', `${what}: JWS unprotected header is not allowed (RFC 8555 §6.2)`);
   for (const k of ['protected', 'payload', 'signature'] as const) {
-    if (typeof o[k] !== 'string') throw new AcmeError('malformed', `JWS has no "${k}" string`);
+    if (typeof o[k] !== 'string') throw new AcmeError('malformed', `${what} has no "${k}" string`);
   }
-  const header = b64urlJson(o.protected as string, 'protected header');
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new AcmeError('malformed', 'JWS protected header is not a JSON object');
+  const header = b64urlJson(o.protected as string, `${what} protected header`);
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new AcmeError('malformed', `${what} protected header is not a JSON object`);
   return { jws: { protected: o.protected as string, payload: o.payload as string, signature: o.signature as string }, header: header as Record<string, unknown> };
 }
 
@@ -119,7 +130,8 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
   }
   if (typeof header.url !== 'string') throw new AcmeError('malformed', 'JWS protected header has no url (RFC 8555 §6.4)');
   if (header.url !== requestUrl) throw new AcmeError('unauthorized', `JWS url "${header.url.slice(0, 200)}" is not the URL this request was sent to, ${requestUrl}`);
-  if (account && account.status !== 'valid') throw new AcmeError('unauthorized', `account is ${account.status}`);
+  // RFC 8555 §7.3.6: a request from a deactivated account MUST get 401 (not the usual 403).
+  if (account && account.status !== 'valid') throw new AcmeError('unauthorized', `account is ${account.status}`, { status: 401 });
 
   // Every ACME request payload is a JSON object (RFC 8555 §7); only the empty string is a
   // POST-as-GET (§6.3), so "null" or "[]" cannot pass for one.

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import type { Clock } from '../../src/clock.js';
 import { loadConfig, type ConfigOverrides } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/main.js';
@@ -31,6 +32,8 @@ export interface TestServerOptions {
   configYaml?: string;
   /** Where the server's JSON log lines go (default: nowhere unless ATTESTCA_TEST_LOG is set). */
   logLines?: string[];
+  /** The server's clock (default: the system clock), for tests that move time. */
+  clock?: Clock;
 }
 
 export async function startTestServer(o: TestServerOptions): Promise<TestServer> {
@@ -64,7 +67,7 @@ export async function startTestServer(o: TestServerOptions): Promise<TestServer>
   });
   const lines = o.logLines;
   const destination = lines ? { write: (line: string) => void lines.push(line) } : undefined;
-  const server = await startServer(config, createLogger(config.logLevel, destination));
+  const server = await startServer(config, createLogger(config.logLevel, destination), o.clock);
   const rootsPem = readFileSync(path.join(dataDir, 'ca', 'roots.pem'), 'utf8');
   const agent = new https.Agent({ ca: rootsPem, keepAlive: true });
   return {
