@@ -228,7 +228,8 @@ for (const backend of backends) {
       await leaving.newAccount();
       const cert = await issue(leaving, [name()]);
       assert.equal((await leaving.post(leaving.kid!, { status: 'deactivated' })).status, 200);
-      assertProblem(await revoke(leaving, cert.leafDer, 0), 'unauthorized', 403, /deactivated/);
+      // RFC 8555 §7.3.6: requests from a deactivated account get 401.
+      assertProblem(await revoke(leaving, cert.leafDer, 0), 'unauthorized', 401, /deactivated/);
       assert.equal((await record(cert.serial)).status, 'valid');
     });
 
