@@ -32,6 +32,8 @@ export interface Order {
   authzIds: string[];
   certificateSerial: string | null;
   createdAt: Date;
+  /** RFC 9773 §5: the certID of the certificate this order replaces. */
+  replaces: string | null;
 }
 
 export interface Challenge {

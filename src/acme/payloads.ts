@@ -21,6 +21,8 @@ export const newOrderPayload = z.object({
   identifiers: z.array(identifier).min(1, 'an order needs at least one identifier'),
   notBefore: z.string().optional(),
   notAfter: z.string().optional(),
+  /** RFC 9773 §5: the certID of the certificate this order replaces. */
+  replaces: z.string().max(200).optional(),
 });
 
 /** RFC 8555 §7.4.1: pre-authorization names one identifier. */

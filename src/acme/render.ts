@@ -26,6 +26,7 @@ export function renderOrder(o: Order, urls: AcmeUrls, now: Date) {
     ...(o.error ? { error: o.error } : {}),
     authorizations: o.authzIds.map(urls.authz),
     finalize: urls.finalize(o.id),
+    ...(o.replaces ? { replaces: o.replaces } : {}),
     ...(status === 'valid' && o.certificateSerial ? { certificate: urls.certificate(o.certificateSerial) } : {}),
   };
 }

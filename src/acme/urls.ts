@@ -8,6 +8,9 @@ export const paths = {
   newAuthz: '/acme/new-authz',
   revokeCert: '/acme/revoke-cert',
   keyChange: '/acme/key-change',
+  /** RFC 9773 §4.1: GET {renewalInfo}/{certID}, unauthenticated. */
+  renewalInfo: '/acme/renewal-info',
+  renewalInfoCert: '/acme/renewal-info/:certId',
   account: '/acme/acct/:id',
   accountOrders: '/acme/acct/:id/orders',
   order: '/acme/order/:id',
@@ -51,6 +54,9 @@ export class AcmeUrls {
   }
   get keyChange() {
     return this.u(paths.keyChange);
+  }
+  get renewalInfo() {
+    return this.u(paths.renewalInfo);
   }
   account = (id: string) => this.u(paths.account, id);
   accountOrders = (id: string) => this.u(paths.accountOrders, id);

@@ -3,12 +3,14 @@
 // certificate's validity window when the client asks for one (ra/validity.ts).
 import { randomBytes } from 'node:crypto';
 import type { Account, ChallengeType, Identifier, Order } from '../core.js';
+import { AcmeError } from '../errors.js';
 import { newId } from '../sa/ids.js';
 import { reuseKey } from '../sa/authorizations.js';
 import * as sa from '../sa/orders.js';
 import { findReusable, type Reusable } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
+import { checkReplaces } from './replaces.js';
 import { requestedWindow } from './validity.js';
 
 /**
@@ -61,12 +63,15 @@ export interface NewOrderRequest {
   identifiers: Identifier[];
   notBefore?: string | undefined;
   notAfter?: string | undefined;
+  /** RFC 9773 §5: the certID of the certificate this order replaces. */
+  replaces?: string | undefined;
 }
 
 export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRequest): Promise<Order> {
   const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
   const window = requestedWindow(ctx.config, req, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
   const wanted = identifiers.map(authorizationFor);
+  if (req.replaces !== undefined) await checkReplaces(ctx, account, req.replaces, identifiers);
   const create = async (reusable: Map<string, Reusable>): Promise<Order> => {
     const now = ctx.clock.now();
     // RFC 8555 §7.1.3: an order lives no longer than its authorizations.
@@ -81,22 +86,32 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
       notBefore: window.notBefore,
       notAfter: window.notAfter,
       createdAt: now,
+      replaces: req.replaces ?? null,
       authorizations: wanted.map((w) => {
         const reused = reusable.get(reuseKey(w));
         return reused ? { reuse: reused.id } : freshAuthorization(w.identifier, authzExpires, w.wildcard);
       }),
     });
   };
+  const createOnce = async (reusable: Map<string, Reusable>): Promise<Order> => {
+    try {
+      return await create(reusable);
+    } catch (err) {
+      // RFC 9773 §5, §7.4: 409 alreadyReplaced when an order that is not invalid holds it.
+      if (err instanceof sa.AlreadyReplaced) throw new AcmeError('alreadyReplaced', 'replaces: another order already replaces this certificate (RFC 9773 §5)', { cause: err });
+      throw err;
+    }
+  };
   let order: Order;
   try {
-    order = await create(await findReusable(ctx, account.id, wanted));
+    order = await createOnce(await findReusable(ctx, account.id, wanted));
   } catch (err) {
     // An authorization found for reuse was deactivated (or expired) a moment ago: order afresh.
     if (!(err instanceof sa.ReusedAuthorizationGone)) throw err;
-    order = await create(new Map());
+    order = await createOnce(new Map());
   }
   ctx.log.info(
-    { audit: 'order-created', account: account.id, order: order.id, identifiers, status: order.status, notBefore: window.notBefore ?? undefined, notAfter: window.notAfter ?? undefined },
+    { audit: 'order-created', account: account.id, order: order.id, identifiers, status: order.status, replaces: order.replaces ?? undefined, notBefore: window.notBefore ?? undefined, notAfter: window.notAfter ?? undefined },
     'order created',
   );
   return order;

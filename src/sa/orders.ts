@@ -1,5 +1,5 @@
 import type { Authorization, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, Identifier, Order, OrderStatus, ProblemDocument } from '../core.js';
-import type { Db, Queryable } from './db.js';
+import { isUniqueViolation, type Db, type Queryable } from './db.js';
 
 interface OrderRow {
   id: string;
@@ -13,10 +13,11 @@ interface OrderRow {
   created_at: Date;
   authz_ids: string[] | null;
   certificate_serial: string | null;
+  replaces: string | null;
 }
 
 const ORDER_SELECT = `
-  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at,
+  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at, o.replaces,
          (SELECT array_agg(oa.authz_id ORDER BY oa.position) FROM order_authorizations oa WHERE oa.order_id = o.id) AS authz_ids,
          (SELECT c.serial FROM certificates c WHERE c.order_id = o.id) AS certificate_serial
   FROM orders o`;
@@ -33,6 +34,7 @@ const toOrder = (r: OrderRow): Order => ({
   authzIds: r.authz_ids ?? [],
   certificateSerial: r.certificate_serial,
   createdAt: r.created_at,
+  replaces: r.replaces,
 });
 
 export async function orderById(db: Queryable, id: string): Promise<Order | undefined> {
@@ -136,12 +138,25 @@ export interface NewOrder {
   notAfter: Date | null;
   createdAt: Date;
   authorizations: (NewAuthorization | ReusedAuthorization)[];
+  /** RFC 9773 §5: the certID of the certificate this order replaces (checked by ra/replaces.ts). */
+  replaces?: string | null;
 }
 
 /** A reused authorization stopped being valid between the lookup and the order's creation. */
 export class ReusedAuthorizationGone extends Error {
   override name = 'ReusedAuthorizationGone';
 }
+
+/** RFC 9773 §5, §7.4: the certificate is already being replaced by an order that is not invalid. */
+export class AlreadyReplaced extends Error {
+  override name = 'AlreadyReplaced';
+}
+
+const EXPIRED_UNFINISHED: ProblemDocument = {
+  type: 'urn:ietf:params:acme:error:malformed',
+  detail: 'the order expired before it was finalized (RFC 8555 §7.1.6)',
+  status: 400,
+};
 
 /** Inserts one pending authorization and its challenges. */
 export async function insertAuthorization(tx: Queryable, accountId: string, a: NewAuthorization, createdAt: Date): Promise<void> {
@@ -172,11 +187,26 @@ export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
       );
       if (rows.length !== 1) throw new ReusedAuthorizationGone(`authorization ${id} is no longer valid`);
     }
-    await tx.query(
-      `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at)
-       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7)`,
-      [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt],
-    );
+    if (o.replaces) {
+      // An earlier replacement left pending or ready past its expiry is invalid (RFC 8555
+      // §7.1.6), so it no longer holds the certificate (RFC 9773 §5): record that first.
+      await tx.query(
+        `UPDATE orders SET status = 'invalid', error = $3
+         WHERE replaces = $1 AND status IN ('pending', 'ready') AND expires_at <= $2`,
+        [o.replaces, o.createdAt, JSON.stringify(EXPIRED_UNFINISHED)],
+      );
+    }
+    try {
+      await tx.query(
+        `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)`,
+        [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null],
+      );
+    } catch (err) {
+      // orders_replaces_once (migrations/0005_ari.sql): another order holds the certificate.
+      if (o.replaces && isUniqueViolation(err)) throw new AlreadyReplaced(`certificate ${o.replaces} is already being replaced`);
+      throw err;
+    }
     for (const [position, a] of o.authorizations.entries()) {
       const authzId = 'reuse' in a ? a.reuse : a.id;
       if (!('reuse' in a)) await insertAuthorization(tx, o.accountId, a, o.createdAt);

@@ -17,6 +17,7 @@ import { mountOcsp } from './ocsp.js';
 import { mountKeyChange } from './key-change.js';
 import { mountNewAuthz } from './new-authz.js';
 import { mountOrder } from './order.js';
+import { mountRenewalInfo } from './renewal-info.js';
 import { mountRevoke } from './revoke.js';
 
 export function createApp(ctx: RaContext): Express {
@@ -41,6 +42,7 @@ export function createApp(ctx: RaContext): Express {
   mountRevoke(router, ctx);
   mountCrl(router, ctx);
   mountOcsp(router, ctx);
+  mountRenewalInfo(router, ctx);
 
   router.use(methodOrNotFound);
   router.use(problemHandler(ctx));
@@ -78,6 +80,11 @@ const GET_PATHS = new Set<string>([paths.directory, paths.newNonce, paths.roots,
 /** RFC 8555 §6.3: resources other than the directory and newNonce are read with POST-as-GET. */
 const methodOrNotFound: RequestHandler = (req, _res, next) => {
   const acmePath = req.path.startsWith('/acme/');
+  // RFC 9773 §4.1: renewal information is read with a plain GET.
+  if (req.path.startsWith(`${paths.renewalInfo}/`) && req.method !== 'GET' && req.method !== 'HEAD') {
+    next(new AcmeError('malformed', `${req.method} is not allowed here: renewal information is read with GET (RFC 9773 §4.1)`, { status: 405, headers: { Allow: 'GET, HEAD' } }));
+    return;
+  }
   if (acmePath && !GET_PATHS.has(req.path) && (req.method === 'GET' || req.method === 'HEAD')) {
     next(new AcmeError('malformed', `${req.method} is not allowed here: ACME resources are read with POST-as-GET (RFC 8555 §6.3)`, { status: 405, headers: { Allow: 'POST' } }));
     return;

@@ -14,6 +14,8 @@ export function mountDirectory(app: Router, ctx: RaContext): void {
     // RFC 8555 §7.4.1: pre-authorization is offered only while valid authorizations are reused.
     ...(acme.authzReuse > 0 ? { newAuthz: ctx.urls.newAuthz } : {}),
     keyChange: ctx.urls.keyChange,
+    // RFC 9773 §4: clients append "/" and a certID.
+    renewalInfo: ctx.urls.renewalInfo,
     meta: {
       ...(acme.termsOfService ? { termsOfService: acme.termsOfService } : {}),
       ...(acme.website ? { website: acme.website } : {}),
