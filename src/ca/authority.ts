@@ -105,26 +105,15 @@ export class CertificateAuthority {
     // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange).
     const usages = x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
     const { subject, san, eku } = req.profile === 'device' ? await deviceNames(req) : serverNames(req);
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: req.serial,
-      subject,
-      issuer: this.hierarchy.issuerCert.subjectName,
-      notBefore: req.notBefore,
-      notAfter: req.notAfter,
-      publicKey,
-      signingKey: this.signer.cryptoKey,
-      signingAlgorithm: this.signer.algorithm,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(usages, true),
-        new x509.ExtendedKeyUsageExtension(eku, false),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-        this.aki,
-        ...(san ? [san] : []),
-        ...this.statusExtensions,
-      ],
-    });
-    return Buffer.from(cert.rawData);
+    return this.sign(req, subject, publicKey, [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(usages, true),
+      new x509.ExtendedKeyUsageExtension(eku, false),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      this.aki,
+      ...(san ? [san] : []),
+      ...this.statusExtensions,
+    ]);
   }
 
   /**
@@ -135,24 +124,34 @@ export class CertificateAuthority {
   async issueOcspSigner(req: OcspSignerRequest): Promise<Buffer> {
     const publicKey = await x509.PublicKey.create(req.spki);
     const cn = this.hierarchy.issuerCert.subjectName.getField('CN')[0] ?? 'attestca';
+    return this.sign(req, [{ CN: [`${cn} OCSP Responder`] }], publicKey, [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([OID.ocspSigning], false),
+      // id-pkix-ocsp-nocheck: extnValue is NULL (05 00).
+      new x509.Extension(OID.ocspNoCheck, false, new Uint8Array([0x05, 0x00])),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      this.aki,
+    ]);
+  }
+
+  /** Signs an end-entity certificate with the issuer's key. */
+  private async sign(
+    validity: { serial: string; notBefore: Date; notAfter: Date },
+    subject: { CN: string[] }[],
+    publicKey: InstanceType<typeof x509.PublicKey>,
+    extensions: InstanceType<typeof x509.Extension>[],
+  ): Promise<Buffer> {
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: req.serial,
-      subject: [{ CN: [`${cn} OCSP Responder`] }],
+      serialNumber: validity.serial,
+      subject,
       issuer: this.hierarchy.issuerCert.subjectName,
-      notBefore: req.notBefore,
-      notAfter: req.notAfter,
+      notBefore: validity.notBefore,
+      notAfter: validity.notAfter,
       publicKey,
       signingKey: this.signer.cryptoKey,
       signingAlgorithm: this.signer.algorithm,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-        new x509.ExtendedKeyUsageExtension([OID.ocspSigning], false),
-        // id-pkix-ocsp-nocheck: extnValue is NULL (05 00).
-        new x509.Extension(OID.ocspNoCheck, false, new Uint8Array([0x05, 0x00])),
-        await x509.SubjectKeyIdentifierExtension.create(publicKey),
-        this.aki,
-      ],
+      extensions,
     });
     return Buffer.from(cert.rawData);
   }
