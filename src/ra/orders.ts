@@ -9,6 +9,8 @@ import * as sa from '../sa/orders.js';
 import { findReusable, type Reusable } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
+import { enforceNamePolicy } from './policy.js';
+import { checkPendingAuthorizations, takeLimit } from './rate-limits.js';
 import { requestedWindow } from './validity.js';
 
 /**
@@ -65,6 +67,7 @@ export interface NewOrderRequest {
 
 export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRequest): Promise<Order> {
   const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
+  enforceNamePolicy(ctx.config.policy, identifiers);
   const window = requestedWindow(ctx.config, req, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
   const wanted = identifiers.map(authorizationFor);
   const create = async (reusable: Map<string, Reusable>): Promise<Order> => {
@@ -87,9 +90,13 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
       }),
     });
   };
+  const reusable = await findReusable(ctx, account.id, wanted);
+  // Limits last, once the order is known to be acceptable: a refused order takes no slot.
+  await checkPendingAuthorizations(ctx, account.id, wanted.filter((w) => !reusable.has(reuseKey(w))).length);
+  await takeLimit(ctx, 'ordersPerAccount', [account.id]);
   let order: Order;
   try {
-    order = await create(await findReusable(ctx, account.id, wanted));
+    order = await create(reusable);
   } catch (err) {
     // An authorization found for reuse was deactivated (or expired) a moment ago: order afresh.
     if (!(err instanceof sa.ReusedAuthorizationGone)) throw err;
