@@ -2,6 +2,7 @@
 // This module is the only reader of process.env and of the config file; everything else gets
 // the parsed `Config` passed down. Errors name the key, where it can be set, and what is valid.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -38,6 +39,28 @@ export type AttestationFormat = (typeof attestationFormats)[number];
 
 export const keyTypes = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 export type KeyType = (typeof keyTypes)[number];
+
+/** Identifier types an order may name (RFC 8555 §9.7.7, RFC 8738, draft-ietf-acme-device-attest). */
+export const identifierTypes = ['dns', 'ip', 'permanent-identifier', 'hardware-module'] as const;
+
+/** A DNS suffix rule: "example.internal" matches that name and every name under it. */
+const dnsRule = z
+  .string()
+  .transform((v) => v.trim().toLowerCase().replace(/\.$/, ''))
+  .pipe(z.string().regex(/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/, 'expected a DNS name such as example.internal (it matches the name and its subdomains)'));
+
+/** An address or CIDR range, IPv4 or IPv6: 10.0.0.0/8, 192.0.2.7, 2001:db8::/32. */
+const ipRule = z.string().refine((v) => {
+  const [addr, prefix, ...rest] = v.trim().split('/');
+  const family = isIP(addr ?? '');
+  if (!family || rest.length) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}, 'expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32');
+
+/** A rate limit: at most `count` events per `window`; count 0 means unlimited. */
+const limit = (count: number, window: string) =>
+  z.strictObject({ count: z.coerce.number().int().min(0, 'expected 0 (unlimited) or more').default(count), window: duration(window) }).prefault({});
 
 /** The schema of the config file; flags and environment variables set the same keys. */
 export const configSchema = z.strictObject({
@@ -148,6 +171,33 @@ export const configSchema = z.strictObject({
       responseValidity: duration('1h'),
       /** Validity of the delegated OCSP signing certificate; it is renewed when a third of it is left. */
       signerValidity: duration('30d'),
+    })
+    .prefault({}),
+  /** Which identifiers this CA issues for, checked at newOrder and newAuthz (ra/policy.ts). */
+  policy: z
+    .strictObject({
+      /** Identifier types accepted; the device types also need deviceAttest.formats. */
+      identifierTypes: z.array(z.enum(identifierTypes, { error: `expected some of ${identifierTypes.join(', ')}` })).default([...identifierTypes]),
+      /** Suffix rules: a rule matches the name and its subdomains. allow empty = any name; deny wins. */
+      dns: z.strictObject({ allow: z.array(dnsRule).default([]), deny: z.array(dnsRule).default([]) }).prefault({}),
+      /** Addresses or CIDR ranges, IPv4 and IPv6. allow empty = any address; deny wins. */
+      ip: z.strictObject({ allow: z.array(ipRule).default([]), deny: z.array(ipRule).default([]) }).prefault({}),
+    })
+    .prefault({}),
+  /**
+   * Rate limits (RFC 8555 §6.6), counted in the database so they hold across instances; an
+   * exceeded limit is answered rateLimited (429) with Retry-After.
+   */
+  limits: z
+    .strictObject({
+      /** newOrder requests per account. */
+      ordersPerAccount: limit(300, '3h'),
+      /** Accounts created per client IP address. */
+      accountsPerIp: limit(50, '3h'),
+      /** Certificates per identifier (the exact name or address), counted at finalize. */
+      certificatesPerName: limit(50, '7d'),
+      /** Pending, unexpired authorizations one account may hold; 0 = unlimited. */
+      pendingAuthorizationsPerAccount: z.coerce.number().int().min(0, 'expected 0 (unlimited) or more').default(1000),
     })
     .prefault({}),
   /** device-attest-01 (draft-ietf-acme-device-attest): policy for permanent-identifier and hardware-module orders. */

@@ -106,8 +106,8 @@ for (const backend of backends) {
         assert.deepEqual(rows.map((r) => r.name), ALL);
         assert.deepEqual(rows.map((r) => r.version), ALL.map((name) => Number(name.slice(0, 4))));
         assert.ok(rows.every((r) => r.applied_at instanceof Date));
-        // 0001: schema_migrations + 8 tables; 0002: attestations; 0003: crls; 0004: eab_keys, eab_bindings.
-        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 13);
+        // 0001: schema_migrations + 8 tables; 0002: attestations; 0003: crls; 0004: eab_keys, eab_bindings; 0006: rate_limits.
+        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 14);
       });
 
       test('two instances migrating one fresh database at the same moment both succeed, each version recorded once', async () => {

@@ -6,6 +6,7 @@ import * as sa from '../sa/accounts.js';
 import { newId } from '../sa/ids.js';
 import type { RaContext } from './context.js';
 import { bindAccount } from './eab.js';
+import { takeLimit } from './rate-limits.js';
 
 const MAX_CONTACTS = 10;
 // An addr-spec of RFC 5322 §3.4.1 reduced to what mail systems actually accept, ASCII only.
@@ -61,6 +62,8 @@ export async function newAccount(ctx: RaContext, req: NewAccountRequest): Promis
   if (!binding && ctx.config.acme.externalAccountBinding === 'required') {
     throw new AcmeError('externalAccountRequired', 'this CA requires an external account binding to create an account (RFC 8555 §7.3.4): ask the CA operator for a key id and HMAC key');
   }
+  // Counted only when an account is about to be created: looking one up (§7.3.1) takes no slot.
+  await takeLimit(ctx, 'accountsPerIp', [req.ip ?? 'unknown']);
   const account = {
     id: newId(),
     keyThumbprint,

@@ -9,6 +9,8 @@ import { reuseEnabled } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier } from './identifiers.js';
 import { freshAuthorization } from './orders.js';
+import { enforceNamePolicy } from './policy.js';
+import { checkPendingAuthorizations } from './rate-limits.js';
 
 /**
  * newAuthz (RFC 8555 §7.4.1): a pending authorization for one identifier, which later orders of
@@ -26,6 +28,7 @@ export async function newAuthorization(ctx: RaContext, account: Account, identif
   let checked: Identifier;
   try {
     [checked] = checkIdentifiers([identifier], { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist }) as [Identifier];
+    enforceNamePolicy(ctx.config.policy, [checked]);
   } catch (err) {
     if (err instanceof AcmeError && (err.type === 'rejectedIdentifier' || err.type === 'unsupportedIdentifier')) throw unwilling(err.type, err.detail);
     throw err; // malformed: a request to fix, not a refusal
@@ -33,6 +36,7 @@ export async function newAuthorization(ctx: RaContext, account: Account, identif
   if (isDeviceIdentifier(checked)) {
     throw unwilling('rejectedIdentifier', `${checked.type} identifiers cannot be pre-authorized: every device order needs a fresh attestation (device-attest-01)`, 'device identifiers are validated per order');
   }
+  await checkPendingAuthorizations(ctx, account.id, 1);
   const authz = await sa.createAuthorization(ctx.db, account.id, freshAuthorization(checked, later(ctx, ctx.config.acme.authzLifetime)), ctx.clock.now());
   ctx.log.info({ audit: 'authz-created', account: account.id, authz: authz.id, identifier: checked }, 'pre-authorization created');
   return authz;

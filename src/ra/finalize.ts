@@ -14,6 +14,7 @@ import { orderById } from '../sa/orders.js';
 import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
 import { identifierKey, isDeviceIdentifier } from './identifiers.js';
+import { takeLimit } from './rate-limits.js';
 import { certificateWindow } from './validity.js';
 
 export async function finalizeOrder(ctx: RaContext, account: Account, orderId: string, csrB64: string): Promise<Order> {
@@ -35,6 +36,8 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
     if (!order.notAfter) throw new Error(`the issuing CA expired on ${ctx.ca.issuerNotAfter.toISOString()}`);
     throw new AcmeError('malformed', `the order's notAfter (${order.notAfter.toISOString()}) has passed: the certificate would be expired already; create a new order`);
   }
+  // Counted per identifier, all or none, before the order is claimed for issuance.
+  await takeLimit(ctx, 'certificatesPerName', order.identifiers.map(identifierKey));
   if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }

@@ -11,6 +11,8 @@ import { findReusable, type Reusable } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
 import { checkReplaces } from './replaces.js';
+import { enforceNamePolicy } from './policy.js';
+import { checkPendingAuthorizations, takeLimit } from './rate-limits.js';
 import { requestedWindow } from './validity.js';
 
 /**
@@ -69,6 +71,7 @@ export interface NewOrderRequest {
 
 export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRequest): Promise<Order> {
   const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
+  enforceNamePolicy(ctx.config.policy, identifiers);
   const window = requestedWindow(ctx.config, req, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
   const wanted = identifiers.map(authorizationFor);
   if (req.replaces !== undefined) await checkReplaces(ctx, account, req.replaces, identifiers);
@@ -102,9 +105,13 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
       throw err;
     }
   };
+  const reusable = await findReusable(ctx, account.id, wanted);
+  // Limits last, once the order is known to be acceptable: a refused order takes no slot.
+  await checkPendingAuthorizations(ctx, account.id, wanted.filter((w) => !reusable.has(reuseKey(w))).length);
+  await takeLimit(ctx, 'ordersPerAccount', [account.id]);
   let order: Order;
   try {
-    order = await createOnce(await findReusable(ctx, account.id, wanted));
+    order = await createOnce(reusable);
   } catch (err) {
     // An authorization found for reuse was deactivated (or expired) a moment ago: order afresh.
     if (!(err instanceof sa.ReusedAuthorizationGone)) throw err;

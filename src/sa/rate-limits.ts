@@ -1,0 +1,51 @@
+// Rate-limit counters (RFC 8555 §6.6) in the shared database, so that every instance on one
+// Postgres counts against the same limit. Fixed windows: a row per (key, window_start).
+import type { Db, Queryable } from './db.js';
+
+/** Thrown inside the transaction to roll back the slots already taken when a later key is full. */
+class LimitReached extends Error {
+  constructor(readonly key: string) {
+    super(`rate limit reached for ${key}`);
+  }
+}
+
+/**
+ * Takes one slot of `limit` in the window starting at `windowStart` for every key, all or none.
+ * Returns the first key whose window is full (nothing is taken then), or undefined when every
+ * slot was taken. Each slot is one guarded upsert: the `WHERE count < limit` makes the check and
+ * the increment one atomic step, so concurrent requests on any instance never overshoot.
+ */
+export async function takeRateLimitSlots(db: Db, keys: string[], windowStart: Date, limit: number): Promise<string | undefined> {
+  // Sorted, so that two requests taking overlapping keys lock rows in one order (no deadlock).
+  const sorted = [...new Set(keys)].sort();
+  try {
+    await db.transaction(async (tx) => {
+      for (const key of sorted) {
+        // Past windows of this key are finished: drop them so the table holds one row per live key.
+        await tx.query('DELETE FROM rate_limits WHERE key = $1 AND window_start < $2', [key, windowStart]);
+        const { rowCount } = await tx.query(
+          `INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+           ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
+           WHERE rate_limits.count < $3
+           RETURNING count`,
+          [key, windowStart, limit],
+        );
+        if (rowCount !== 1) throw new LimitReached(key);
+      }
+    });
+  } catch (err) {
+    if (err instanceof LimitReached) return err.key;
+    throw err;
+  }
+  return undefined;
+}
+
+/** The account's pending, unexpired authorizations: how many, and when the first of them expires. */
+export async function pendingAuthorizations(db: Queryable, accountId: string, now: Date): Promise<{ count: number; firstExpiry: Date | undefined }> {
+  const { rows } = await db.query<{ n: string | number; first: Date | null }>(
+    `SELECT count(*) AS n, min(expires_at) AS first FROM authorizations WHERE account_id = $1 AND status = 'pending' AND expires_at > $2`,
+    [accountId, now],
+  );
+  const r = rows[0]!;
+  return { count: Number(r.n), firstExpiry: r.first ? new Date(r.first) : undefined };
+}
