@@ -94,7 +94,11 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
     await admin.end();
   }
   const dbUrl = dbName ? Object.assign(new URL(args['database-url']!), { pathname: `/${dbName}` }).toString() : undefined;
-  const argv = [path.join(root, 'dist/cli.js'), 'serve', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http01-port', String(http01), '--dns-server', dns];
+  // Every worker of the driver signs up from 127.0.0.1: the per-IP account limit would stop the
+  // run, so it is lifted; every other limit stays on, as in production.
+  const configFile = path.join(dataDir, 'bench.yaml');
+  writeFileSync(configFile, 'limits:\n  accountsPerIp: { count: 0, window: 3h }\n');
+  const argv = [path.join(root, 'dist/cli.js'), 'serve', '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http01-port', String(http01), '--dns-server', dns];
   if (dbUrl) argv.push('--database-url', dbUrl);
   if (sim) argv.push('--attestation-root', `apple=${path.join(tmp, 'sim', 'root.pem')}`);
   if (Number(args['attestca-workers']) > 1) argv.push('--workers', args['attestca-workers']!);
