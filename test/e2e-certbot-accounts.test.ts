@@ -72,7 +72,7 @@ for (const backend of backends) {
 
     test('register --eab-kid --eab-hmac-key creates an account bound to the key', async () => {
       const key = await createEabKey(server.ctx.db, { reusable: false, note: 'certbot', now: new Date() });
-      const r = await certbot(['register', '--agree-tos', '-m', 'ops@attestca.test', '--eab-kid', key.keyId, '--eab-hmac-key', key.hmacKey]);
+      const r = await certbot(['register', '--agree-tos', '-m', 'ops@attestca.test', `--eab-kid=${key.keyId}`, `--eab-hmac-key=${key.hmacKey}`]);
       assert.equal(r.code, 0, r.out);
       ({ uri: accountUrl, key: privateJwk } = storedAccount());
       const account = await stored();

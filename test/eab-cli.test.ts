@@ -55,7 +55,7 @@ for (const backend of backends) {
       assert.ok(keyId && hmacKey, human.stdout);
       assert.match(hmacKey, /^[A-Za-z0-9_-]{86}$/, '64 bytes, base64url');
       assert.match(human.stdout, /reusable:\s+no/);
-      assert.match(human.stdout, new RegExp(`--eab-kid ${keyId} --eab-hmac-key ${hmacKey}`));
+      assert.match(human.stdout, new RegExp(`--eab-kid=${keyId} --eab-hmac-key=${hmacKey}`));
       keys.single = { keyId, hmacKey };
 
       const json = cli(['eab', 'create', '--reusable', '--json', ...(await target())]);

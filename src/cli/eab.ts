@@ -16,7 +16,7 @@ Usage:
   (each with [--database-url URL | --data-dir DIR] [--config FILE])
 
 An ACME client binds its new account to a key with the key id and the HMAC key, e.g.
-  certbot register --eab-kid KEYID --eab-hmac-key HMACKEY --server https://ca.example.com/directory
+  certbot register --eab-kid=KEYID --eab-hmac-key=HMACKEY --server https://ca.example.com/directory
 With acme.externalAccountBinding: required, no account is created without one.
 
   create   makes a key and prints its key id and base64url HMAC key. The HMAC key is shown this
@@ -88,7 +88,7 @@ async function create(db: Db, values: { reusable?: boolean; note?: string; json?
   }
   process.stdout.write(
     `key id:    ${key.keyId}\nhmac key:  ${key.hmacKey}\nreusable:  ${key.reusable ? 'yes' : 'no (binds one account)'}\n${key.note ? `note:      ${key.note}\n` : ''}` +
-      `\nThe HMAC key is not shown again. For certbot: --eab-kid ${key.keyId} --eab-hmac-key ${key.hmacKey}\n`,
+      `\nThe HMAC key is not shown again. For certbot (the = keeps a value that starts with "-" from being read as an option): --eab-kid=${key.keyId} --eab-hmac-key=${key.hmacKey}\n`,
   );
   return 0;
 }
