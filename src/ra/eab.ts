@@ -7,7 +7,6 @@ import { AcmeError } from '../errors.js';
 import type { NewAccount } from '../sa/accounts.js';
 import * as sa from '../sa/eab.js';
 import type { Db } from '../sa/db.js';
-import { newId } from '../sa/ids.js';
 
 /**
  * 64 bytes: RFC 7518 §3.2 asks for a key at least as long as the hash output, and clients pick
@@ -25,7 +24,10 @@ export interface CreatedEabKey {
 
 export async function createEabKey(db: Db, opts: { reusable: boolean; note: string | undefined; now: Date }): Promise<CreatedEabKey> {
   const hmacKey = randomBytes(HMAC_KEY_BYTES);
-  const key = await sa.createEabKey(db, { keyId: newId(), hmacKey, reusable: opts.reusable, note: opts.note ?? null, createdAt: opts.now });
+  // The key id is hex, not base64url: one that began with '-' would read as an option on
+  // command lines (attestca eab revoke KEYID, certbot --eab-kid KEYID).
+  const keyId = randomBytes(16).toString('hex');
+  const key = await sa.createEabKey(db, { keyId, hmacKey, reusable: opts.reusable, note: opts.note ?? null, createdAt: opts.now });
   return { keyId: key.keyId, hmacKey: hmacKey.toString('base64url'), reusable: key.reusable, note: key.note };
 }
 
