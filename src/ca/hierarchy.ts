@@ -10,7 +10,7 @@ import { X509Certificate as NodeCert, createPublicKey, randomBytes, type KeyObje
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { x509 } from '../pki/x509.js';
-import type { KeyType } from '../config.js';
+import type { KeyType } from '../config-schema.js';
 import { fromPem, toPem } from '../pki/pem.js';
 import { decryptKey, encryptKey, generateKey, KeyError, toSigningKey } from './keys.js';
 

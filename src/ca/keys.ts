@@ -2,7 +2,7 @@
 // Private keys are stored as encrypted PKCS #8 (RFC 5958, PBES2 with AES-256-CBC), the form
 // `openssl pkey -passin` reads, so operators can inspect or move them with standard tools.
 import { createPrivateKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
-import type { KeyType } from '../config.js';
+import type { KeyType } from '../config-schema.js';
 
 export class KeyError extends Error {
   override name = 'KeyError';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHierarchy, hierarchyExists, importHierarchy, caFiles } from '../ca/hierarchy.js';
-import { keyTypes, type KeyType } from '../config.js';
+import { keyTypes, type KeyType } from '../config-schema.js';
 import { configFromFlags, parseFlags, stateOptions, UsageError } from './common.js';
 
 export const initHelp = `attestca init: create the CA's keys and certificates

@@ -13,7 +13,8 @@ import { yubicoIntermediatePems, yubicoPivRootPems } from '../attestation/roots/
 import { stepVerifier } from '../attestation/step.js';
 import { verifyTpm } from '../attestation/tpm.js';
 import { AttestationError, type AttestationFacts, type AttestationVerifier } from '../attestation/verifier.js';
-import type { AttestationFormat, Config } from '../config.js';
+import type { AttestationFormat } from '../config-schema.js';
+import type { Config } from '../config.js';
 import type { Identifier } from '../core.js';
 import { AcmeError } from '../errors.js';
 import { fromPem } from '../pki/pem.js';
