@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     'attestca-workers': { type: 'string', default: '1' },
     'database-url': { type: 'string', default: process.env.ATTESTCA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     label: { type: 'string', default: '' },
+    // Extra node flags for attestca, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run.
+    'server-node-args': { type: 'string', default: '' },
   },
 });
 const C = Number(args.concurrency);
@@ -98,7 +100,8 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
   // run, so it is lifted; every other limit stays on, as in production.
   const configFile = path.join(dataDir, 'bench.yaml');
   writeFileSync(configFile, 'limits:\n  accountsPerIp: { count: 0, window: 3h }\n');
-  const argv = [path.join(root, 'dist/cli.js'), 'serve', '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http01-port', String(http01), '--dns-server', dns];
+  const nodeArgs = args['server-node-args']!.split(' ').filter(Boolean);
+  const argv = [...nodeArgs, path.join(root, 'dist/cli.js'), 'serve', '--config', configFile, '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, '--http01-port', String(http01), '--dns-server', dns];
   if (dbUrl) argv.push('--database-url', dbUrl);
   if (sim) argv.push('--attestation-root', `apple=${path.join(tmp, 'sim', 'root.pem')}`);
   if (Number(args['attestca-workers']) > 1) argv.push('--workers', args['attestca-workers']!);
