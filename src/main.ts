@@ -16,6 +16,8 @@ import { splitHostPort, type Config } from './config.js';
 import { safeDatabaseUrl, type Logger } from './log.js';
 import { Background } from './ra/background.js';
 import type { RaContext } from './ra/context.js';
+import { AccountKeys } from './acme/account-keys.js';
+import { Nonces } from './acme/nonce.js';
 import { startCrlSchedule } from './ra/crl.js';
 import { keepOcspSignerFresh, ensureOcspSigner } from './ra/ocsp-signer.js';
 import { startRecovery } from './ra/recovery.js';
@@ -23,6 +25,7 @@ import type { Db } from './sa/db.js';
 import { openPglite } from './sa/db-pglite.js';
 import { openPostgres } from './sa/db-postgres.js';
 import { migrate } from './sa/migrate.js';
+import { nonceKey } from './sa/nonces.js';
 import { keepTlsFresh, tlsMaterial } from './tls.js';
 import { ValidationAuthority } from './va/authority.js';
 import { createResolver } from './va/resolver.js';
@@ -76,7 +79,8 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
       deviceAttest: config.deviceAttest,
     });
     const ocsp = new OcspResponder(ca.issuerDer);
-    const ctx: RaContext = { db, ca, ocsp, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log) };
+    const nonces = new Nonces(await nonceKey(db, clock.now()), config.acme.nonceLifetime);
+    const ctx: RaContext = { db, ca, ocsp, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log), nonces, accountKeys: new AccountKeys() };
     await ensureOcspSigner(ctx, ocspStore);
     const app = createApp(ctx);
 

@@ -2,11 +2,14 @@
 // share nonces (issued by one, redeemed by another, never twice), and carry one order between them.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { TestAcmeClient } from './helpers/acme.js';
 import { createPostgresDatabase } from './helpers/db.js';
 import { startTestDns, type TestDns } from './helpers/dns.js';
 import { issueCertificate } from './helpers/flow.js';
+import { buildJws, es256 } from './helpers/jws.js';
 import { startHttp01Responder } from './helpers/net.js';
+import { assertProblem } from './helpers/problem.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 describe('two instances on one Postgres database', () => {
@@ -78,5 +81,26 @@ describe('two instances on one Postgres database', () => {
     assert.equal(ready.status, 'ready');
     const result = await issueCertificate(onB, responder, [{ type: 'dns', value: 'shared.attestca.test' }]);
     assert.equal(result.order.status, 'valid');
+  });
+
+  test('a key rolled over on one instance is the only key the other accepts, though it had the old one cached', async () => {
+    const onA = await TestAcmeClient.connect(a.directory, a.agent);
+    assert.equal((await onA.newAccount()).status, 201);
+    const onB = await TestAcmeClient.connect(b.directory, b.agent, 'ES256', onA.key);
+    onB.kid = onA.kid!.replace(a.baseUrl, b.baseUrl);
+    assert.equal((await onB.post(onB.kid, '')).status, 200, 'B has now imported and cached the old key');
+
+    const newKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const newJwk = createPublicKey(newKey).export({ format: 'jwk' });
+    const inner = buildJws({ alg: 'ES256', jwk: newJwk, url: onA.dir.keyChange }, { account: onA.kid, oldKey: onA.jwk }, es256(newKey));
+    const rolled = await onA.post(onA.dir.keyChange as string, inner);
+    assert.equal(rolled.status, 200, rolled.text);
+
+    assertProblem(await onB.post(onB.kid, ''), 'malformed', 400); // the old key, from B's cache: refused
+    const movedB = await TestAcmeClient.connect(b.directory, b.agent, 'ES256', newKey);
+    movedB.kid = onB.kid;
+    const read = await movedB.post(movedB.kid, '');
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.json.key, newJwk);
   });
 });

@@ -4,7 +4,7 @@
 // On PGlite the same cases run through its single connection, which serialises them.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountById, createAccount } from '../src/sa/accounts.js';
+import { accountById, createAccount, redeemNonceReadingAccount } from '../src/sa/accounts.js';
 import type { Db } from '../src/sa/db.js';
 import { openPglite } from '../src/sa/db-pglite.js';
 import { openPostgres } from '../src/sa/db-postgres.js';
@@ -20,7 +20,7 @@ import {
   type NewCertificate,
 } from '../src/sa/issuance.js';
 import { migrate, readMigrations } from '../src/sa/migrate.js';
-import { purgeExpiredNonces, redeemNonce, storeNonce } from '../src/sa/nonces.js';
+import { nonceKey, purgeExpiredNonces, redeemNonce } from '../src/sa/nonces.js';
 import { authorizationById, challengeById, createOrder, orderById } from '../src/sa/orders.js';
 import { claimStaleValidations, finishValidation, startValidation } from '../src/sa/validations.js';
 import { backends, createPostgresDatabase, openTestDatabase, type Backend, type TestDatabase } from './helpers/db.js';
@@ -106,8 +106,9 @@ for (const backend of backends) {
         assert.deepEqual(rows.map((r) => r.name), ALL);
         assert.deepEqual(rows.map((r) => r.version), ALL.map((name) => Number(name.slice(0, 4))));
         assert.ok(rows.every((r) => r.applied_at instanceof Date));
-        // 0001: schema_migrations + 8 tables; 0002: attestations; 0003: crls; 0004: eab_keys, eab_bindings; 0006: rate_limits.
-        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 14);
+        // 0001: schema_migrations + 8 tables; 0002: attestations; 0003: crls; 0004: eab_keys, eab_bindings; 0006: rate_limits;
+        // 0008: nonces out, secrets and redeemed_nonces in.
+        assert.equal(await count(t.db, `SELECT count(*) AS n FROM pg_tables WHERE schemaname = 'public'`), 15);
       });
 
       test('two instances migrating one fresh database at the same moment both succeed, each version recorded once', async () => {
@@ -254,47 +255,54 @@ for (const backend of backends) {
 
     describe('nonces', () => {
 
-      test('a nonce redeems once; an unknown one never', async () => {
+      test('a nonce redeems once', async () => {
         const nonce = newId();
-        await storeNonce(db(), nonce, at(60));
-        assert.equal(await redeemNonce(db(), nonce, T0), true);
-        assert.equal(await redeemNonce(db(), nonce, T0), false);
-        assert.equal(await redeemNonce(db(), newId(), T0), false);
+        assert.equal(await redeemNonce(db(), nonce, at(60)), true);
+        assert.equal(await redeemNonce(db(), nonce, at(60)), false);
+        assert.equal(await redeemNonce(db(), newId(), at(60)), true);
       });
 
-      test('an expired nonce does not redeem (expiry is exclusive)', async () => {
-        const expired = newId();
-        const edge = newId();
-        await storeNonce(db(), expired, at(-1));
-        await storeNonce(db(), edge, T0);
-        assert.equal(await redeemNonce(db(), expired, T0), false);
-        assert.equal(await redeemNonce(db(), edge, T0), false);
-        assert.equal(await redeemNonce(db(), edge, at(-0.001)), true);
+      test('the redemption that reads the account: fresh once, the account either way, none for an unknown id', async () => {
+        const account = await makeAccount(db());
+        const nonce = newId();
+        const first = await redeemNonceReadingAccount(db(), account.id, nonce, at(60));
+        assert.deepEqual(first, { account, fresh: true });
+        assert.deepEqual(await redeemNonceReadingAccount(db(), account.id, nonce, at(60)), { account, fresh: false });
+        // An unknown account still burns the nonce: the statement is one.
+        const other = newId();
+        assert.deepEqual(await redeemNonceReadingAccount(db(), 'no-such-account', other, at(60)), { account: undefined, fresh: true });
+        assert.equal(await redeemNonce(db(), other, at(60)), false);
       });
 
       test('20 concurrent redemptions of one nonce on two instances: exactly one wins', async () => {
         for (let round = 0; round < 5; round++) {
           const nonce = newId();
-          await storeNonce(db(), nonce, at(60));
-          assert.equal(trues(await race(pools(), 20, (d) => redeemNonce(d, nonce, T0))), 1);
+          assert.equal(trues(await race(pools(), 20, (d) => redeemNonce(d, nonce, at(60)))), 1);
         }
+      });
+
+      test('one key for every instance: the first to ask makes it', async () => {
+        const keys = await Promise.all(pools().map((d) => nonceKey(d, T0)));
+        assert.equal(keys[0]!.length, 32);
+        for (const k of keys) assert.deepEqual(k, keys[0]);
+        assert.deepEqual(await nonceKey(db(), T0), keys[0]);
       });
 
       test('purgeExpiredNonces removes the expired ones only', async () => {
         const now = at(DAY); // later than every nonce the other cases left behind
         const expired = [newId(), newId(), newId()];
         const live = [newId(), newId()];
-        for (const n of expired) await storeNonce(db(), n, at(DAY - 5));
-        await storeNonce(db(), expired[0] + 'edge', now);
-        for (const n of live) await storeNonce(db(), n, at(DAY + 60));
-        const before = await count(db(), 'SELECT count(*) AS n FROM nonces WHERE expires_at <= $1', [now]);
+        for (const n of expired) await redeemNonce(db(), n, at(DAY - 5));
+        await redeemNonce(db(), expired[0] + 'edge', now);
+        for (const n of live) await redeemNonce(db(), n, at(DAY + 60));
+        const before = await count(db(), 'SELECT count(*) AS n FROM redeemed_nonces WHERE expires_at <= $1', [now]);
         const purged = await purgeExpiredNonces(db(), now);
         assert.equal(typeof purged, 'number');
         assert.equal(purged, before);
         assert.ok(purged >= 4);
-        assert.equal(await count(db(), 'SELECT count(*) AS n FROM nonces WHERE expires_at <= $1', [now]), 0);
-        assert.equal(await count(db(), 'SELECT count(*) AS n FROM nonces WHERE nonce = ANY($1)', [live]), 2);
-        for (const n of live) assert.equal(await redeemNonce(db(), n, now), true);
+        assert.equal(await count(db(), 'SELECT count(*) AS n FROM redeemed_nonces WHERE expires_at <= $1', [now]), 0);
+        // Live redemptions stay: they still refuse a replay.
+        for (const n of live) assert.equal(await redeemNonce(db(), n, at(DAY + 60)), false);
         assert.equal(await purgeExpiredNonces(db(), now), 0);
       });
     });
@@ -626,9 +634,9 @@ for (const backend of backends) {
         assert.equal(rowCount, 3);
         assert.equal((await db().transaction((tx) => tx.query('SELECT 1 UNION ALL SELECT 2'))).rowCount, 2);
         const nonce = newId();
-        await storeNonce(db(), nonce, at(60));
-        assert.equal((await db().query('DELETE FROM nonces WHERE nonce = $1 RETURNING nonce', [nonce])).rowCount, 1);
-        assert.equal((await db().query('DELETE FROM nonces WHERE nonce = $1', [nonce])).rowCount, 0);
+        await redeemNonce(db(), nonce, at(60));
+        assert.equal((await db().query('DELETE FROM redeemed_nonces WHERE nonce = $1 RETURNING nonce', [nonce])).rowCount, 1);
+        assert.equal((await db().query('DELETE FROM redeemed_nonces WHERE nonce = $1', [nonce])).rowCount, 0);
       });
     });
   });

@@ -337,6 +337,25 @@ describe('malformed and hostile requests on PGlite', () => {
       type: 'badPublicKey',
       status: 400,
     },
+    {
+      name: 'a P-384 jwk signing as ES256 (the key does not fit the algorithm)',
+      send: async () => {
+        const key = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+        const header = { alg: 'ES256', jwk: createPublicKey(key).export({ format: 'jwk' }), nonce: await alice.nonce(), url: newAccountUrl() };
+        return raw(newAccountUrl(), rawJws(header, '{"termsOfServiceAgreed":true}', es256(key)));
+      },
+      type: 'badPublicKey',
+      status: 400,
+    },
+    // RFC 7515 §4.1.11: a "crit" extension the server does not understand must be refused;
+    // RFC 7797 "b64": false would change what the signature covers.
+    {
+      name: 'protected header with "crit"',
+      send: async () => raw(fx.pending.url, rawJws({ alg: 'ES256', kid: alice.kid, nonce: await alice.nonce(), url: fx.pending.url, crit: ['x-ext'], 'x-ext': 1 }, '', es256(alice.key))),
+      type: 'malformed',
+      status: 400,
+    },
+    { name: 'protected header with "b64": false', send: () => alice.post(fx.pending.url, '', { header: { b64: false, crit: ['b64'] } }), type: 'malformed', status: 400 },
     { name: 'request by a deactivated account (RFC 8555 §7.3.6: 401)', send: () => fx.deactivated.post(newOrderUrl(), { identifiers: [{ type: 'dns', value: names.a }] }), type: 'unauthorized', status: 401 },
   ];
 

@@ -1,4 +1,6 @@
 // What every registration-authority function is handed (STYLE.md habit 6: nothing global).
+import type { AccountKeys } from '../acme/account-keys.js';
+import type { Nonces } from '../acme/nonce.js';
 import type { AcmeUrls } from '../acme/urls.js';
 import type { CertificateAuthority } from '../ca/authority.js';
 import type { OcspResponder } from '../ca/ocsp.js';
@@ -20,6 +22,10 @@ export interface RaContext {
   log: Logger;
   urls: AcmeUrls;
   background: Background;
+  /** Mints and checks replay nonces (RFC 8555 §6.5); redemption is in sa/nonces.ts. */
+  nonces: Nonces;
+  /** Account keys imported once per instance (wfe/jws.ts). */
+  accountKeys: AccountKeys;
 }
 
 export const later = (ctx: Pick<RaContext, 'clock'>, ms: number): Date => new Date(ctx.clock.now().getTime() + ms);

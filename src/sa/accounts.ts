@@ -29,6 +29,22 @@ export async function accountById(db: Queryable, id: string): Promise<Account | 
   return rows[0] && toAccount(rows[0]);
 }
 
+/**
+ * Redeems a request's nonce (sa/nonces.ts) and reads the account that signed it, in one
+ * statement: one round trip per authenticated ACME request instead of two. The INSERT in the
+ * WITH clause runs whether or not the account exists; `fresh` is false when the nonce had been
+ * used before.
+ */
+export async function redeemNonceReadingAccount(db: Queryable, id: string, nonce: string, expiresAt: Date): Promise<{ account: Account | undefined; fresh: boolean }> {
+  const { rows } = await db.query<AccountRow & { fresh: boolean }>(
+    `WITH redeemed AS (INSERT INTO redeemed_nonces (nonce, expires_at) VALUES ($2, $3) ON CONFLICT DO NOTHING RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM redeemed) AS fresh, a.id, a.key_thumbprint, a.jwk, a.contact, a.status, a.tos_agreed, a.created_at FROM (SELECT 1) AS one LEFT JOIN accounts a ON a.id = $1`,
+    [id, nonce, expiresAt],
+  );
+  const r = rows[0]!;
+  return { account: r.id === null ? undefined : toAccount(r), fresh: r.fresh };
+}
+
 export async function accountByThumbprint(db: Queryable, thumbprint: string): Promise<Account | undefined> {
   const { rows } = await db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE key_thumbprint = $1`, [thumbprint]);
   return rows[0] && toAccount(rows[0]);

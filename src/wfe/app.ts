@@ -1,12 +1,10 @@
 // The web front end: the only code that knows Express and HTTP (DESIGN.md). Every ACME
 // response carries a fresh Replay-Nonce (RFC 8555 §6.5) and a Link to the directory (§7.1);
 // every error leaves as one RFC 7807 problem document (STYLE.md habit 2).
-import { randomBytes } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import { paths } from '../acme/urls.js';
 import { AcmeError, toAcmeError } from '../errors.js';
 import type { RaContext } from '../ra/context.js';
-import { storeNonce } from '../sa/nonces.js';
 import { mountAccount } from './account.js';
 import { mountAuthz } from './authz.js';
 import { mountCertificate } from './certificate.js';
@@ -57,21 +55,13 @@ export function createApp(ctx: RaContext): Express {
  * gets one too, even to a wrong path: its client speaks ACME and needs a nonce for its next try.
  */
 function acmeHeaders(ctx: RaContext): RequestHandler {
-  return async (req, res, next) => {
-    try {
-      res.setHeader('Link', `<${ctx.urls.directory}>;rel="index"`);
-      res.setHeader('Cache-Control', 'no-store');
-      // OCSP clients speak RFC 6960, not ACME: no nonce for them (it would be a database write each).
-      const ocsp = req.path === paths.ocsp || req.path.startsWith(`${paths.ocsp}/`);
-      if (req.path.startsWith('/acme/') || (req.method === 'POST' && !ocsp)) {
-        const nonce = randomBytes(16).toString('base64url');
-        await storeNonce(ctx.db, nonce, new Date(ctx.clock.now().getTime() + ctx.config.acme.nonceLifetime));
-        res.setHeader('Replay-Nonce', nonce);
-      }
-      next();
-    } catch (err) {
-      next(err);
-    }
+  return (req, res, next) => {
+    res.setHeader('Link', `<${ctx.urls.directory}>;rel="index"`);
+    res.setHeader('Cache-Control', 'no-store');
+    // OCSP clients speak RFC 6960, not ACME: no nonce for them.
+    const ocsp = req.path === paths.ocsp || req.path.startsWith(`${paths.ocsp}/`);
+    if (req.path.startsWith('/acme/') || (req.method === 'POST' && !ocsp)) res.setHeader('Replay-Nonce', ctx.nonces.mint(ctx.clock.now()));
+    next();
   };
 }
 

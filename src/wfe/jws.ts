@@ -1,10 +1,13 @@
 // Authenticating an ACME POST (RFC 8555 §6.2–§6.5): flattened JWS JSON only, an allowed
 // asymmetric algorithm, exactly one of jwk / kid, a nonce redeemed once, and a url equal to the
-// URL the request was sent to. Every failure is the AcmeError the RFC names.
-import { flattenedVerify, importJWK, type FlattenedJWSInput, type JWK, type JWSHeaderParameters } from 'jose';
+// URL the request was sent to. Every failure is the AcmeError the RFC names. Signatures are
+// checked with node:crypto directly, and an account's key is imported once per instance
+// (acme/account-keys.ts): on the hot path a request costs one verification and one statement.
+import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKeyInput, type KeyObject } from 'node:crypto';
+import type { FlattenedJWSInput, JWK, JWSHeaderParameters } from 'jose';
 import type { Account } from '../core.js';
 import { AcmeError } from '../errors.js';
-import { accountById } from '../sa/accounts.js';
+import { accountById, redeemNonceReadingAccount } from '../sa/accounts.js';
 import { redeemNonce } from '../sa/nonces.js';
 import type { RaContext } from '../ra/context.js';
 
@@ -65,12 +68,12 @@ export function parseJwsObject(parsed: unknown, what: string): { jws: FlattenedJ
 }
 
 /** Checks that a JWK is an acceptable public key for the algorithm (RFC 8555 §6.2, §7.3). */
-export async function importAccountKey(jwk: unknown, alg: string): ReturnType<typeof importJWK> {
+export function importAccountKey(jwk: unknown, alg: string): KeyObject {
   if (typeof jwk !== 'object' || jwk === null || Array.isArray(jwk)) throw new AcmeError('malformed', 'jwk is not a JSON object');
   const k = jwk as JWK;
   if ('d' in k || 'p' in k || 'k' in k) throw new AcmeError('badPublicKey', 'jwk holds private or symmetric key material; send only the public key');
   if (k.kty === 'RSA') {
-    const bits = k.n ? Buffer.from(k.n, 'base64url').length * 8 : 0;
+    const bits = typeof k.n === 'string' ? Buffer.from(k.n, 'base64url').length * 8 : 0;
     if (bits < 2048 || bits > 8192) throw new AcmeError('badPublicKey', `RSA account keys must be 2048 to 8192 bits, this one is ${bits}`);
   } else if (k.kty === 'EC') {
     if (!['P-256', 'P-384', 'P-521'].includes(k.crv ?? '')) throw new AcmeError('badPublicKey', `EC curve ${k.crv} is not accepted; use P-256, P-384 or P-521`);
@@ -79,11 +82,56 @@ export async function importAccountKey(jwk: unknown, alg: string): ReturnType<ty
   } else {
     throw new AcmeError('badPublicKey', `key type ${String(k.kty)} is not accepted`);
   }
+  let key: KeyObject;
   try {
-    return await importJWK(k, alg);
+    key = createPublicKey({ key: k as JsonWebKeyInput['key'], format: 'jwk' });
   } catch (err) {
-    throw new AcmeError('badPublicKey', `jwk cannot be used with ${alg}: ${(err as Error).message}`);
+    throw new AcmeError('badPublicKey', `jwk is not a valid public key: ${(err as Error).message}`);
   }
+  if (!suits(key, alg)) throw new AcmeError('badPublicKey', `a ${k.kty} ${k.crv ?? ''} key cannot sign with ${alg}`.replace('  ', ' '));
+  return key;
+}
+
+/** RFC 7518 §3.1: each JWS algorithm, the key it needs and how node:crypto checks it. */
+const VERIFIERS: Record<Algorithm, { hash: string | null; key: (k: KeyObject) => boolean; options?: object }> = {
+  ES256: { hash: 'sha256', key: (k) => ecCurve(k) === 'prime256v1', options: { dsaEncoding: 'ieee-p1363' } },
+  ES384: { hash: 'sha384', key: (k) => ecCurve(k) === 'secp384r1', options: { dsaEncoding: 'ieee-p1363' } },
+  ES512: { hash: 'sha512', key: (k) => ecCurve(k) === 'secp521r1', options: { dsaEncoding: 'ieee-p1363' } },
+  RS256: { hash: 'sha256', key: (k) => k.asymmetricKeyType === 'rsa', options: { padding: constants.RSA_PKCS1_PADDING } },
+  // RFC 7518 §3.5: the PSS salt is as long as the hash.
+  PS256: { hash: 'sha256', key: (k) => k.asymmetricKeyType === 'rsa', options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } },
+  // RFC 8037 §3.1: EdDSA signs the input itself, no separate hash.
+  EdDSA: { hash: null, key: (k) => k.asymmetricKeyType === 'ed25519' },
+};
+
+type Algorithm = (typeof ALLOWED_ALGORITHMS)[number];
+const ecCurve = (k: KeyObject) => (k.asymmetricKeyType === 'ec' ? k.asymmetricKeyDetails?.namedCurve : undefined);
+const suits = (key: KeyObject, alg: string) => VERIFIERS[alg as Algorithm]?.key(key) === true;
+
+/** True when the flattened JWS's signature holds under the key (RFC 7515 §5.2). */
+function signatureHolds(jws: FlattenedJWSInput, key: KeyObject, alg: string): boolean {
+  const v = VERIFIERS[alg as Algorithm];
+  if (!v || !v.key(key) || !/^[A-Za-z0-9_-]*$/.test(jws.signature)) return false;
+  const input = Buffer.from(`${jws.protected}.${jws.payload as string}`, 'ascii');
+  try {
+    return cryptoVerify(v.hash, input, { key, ...v.options } as Parameters<typeof cryptoVerify>[2], Buffer.from(jws.signature, 'base64url'));
+  } catch {
+    // A signature of the wrong length for the curve, for one.
+    return false;
+  }
+}
+
+/**
+ * The payload of a flattened JWS whose signature holds, or the AcmeError to answer with. `what`
+ * names the JWS in errors (the request, or the keyChange inner JWS).
+ */
+export function verifiedPayload(jws: FlattenedJWSInput, header: Record<string, unknown>, key: KeyObject, alg: string, what: string): Buffer {
+  // RFC 7515 §4.1.11: extensions listed in "crit" must be understood; ACME defines none, and
+  // "b64": false (RFC 7797) would change what was signed.
+  if (header.crit !== undefined || header.b64 !== undefined) throw new AcmeError('malformed', `${what} uses a JWS extension ("crit" or "b64") that ACME does not allow`);
+  if (typeof jws.payload !== 'string' || !/^[A-Za-z0-9_-]*$/.test(jws.payload)) throw new AcmeError('malformed', `${what} payload is not base64url`);
+  if (!signatureHolds(jws, key, alg)) throw new AcmeError('malformed', `${what} signature does not verify`);
+  return Buffer.from(jws.payload, 'base64url');
 }
 
 /**
@@ -102,32 +150,55 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
   if (hasJwk && !modes.includes('jwk')) throw new AcmeError('malformed', 'this resource takes requests signed by an account: use "kid", not "jwk"');
   if (hasKid && !modes.includes('kid')) throw new AcmeError('malformed', 'this resource takes requests signed with "jwk", not "kid"');
 
+  // The nonce is redeemed only once the signature holds, so a forged request cannot burn
+  // someone else's nonce. Its MAC and age are checked first: that needs no database.
+  const nonceExpiry = () => {
+    if (typeof header.nonce !== 'string' || header.nonce.length === 0) throw new AcmeError('badNonce', 'JWS protected header has no nonce');
+    const expiresAt = ctx.nonces.expiry(header.nonce, ctx.clock.now());
+    if (!expiresAt) throw new AcmeError('badNonce', 'nonce is unknown or expired; retry with the nonce from this response');
+    return { nonce: header.nonce, expiresAt };
+  };
+  const usedNonce = () => new AcmeError('badNonce', 'nonce was already used; retry with the nonce from this response');
+
   let account: Account | undefined;
   let jwk: JWK;
+  let payloadBytes: Buffer;
   if (hasKid) {
     if (typeof header.kid !== 'string') throw new AcmeError('malformed', 'JWS "kid" is not a string');
-    const id = ctx.urls.accountIdFromKid(header.kid);
-    account = id === undefined ? undefined : await accountById(ctx.db, id);
-    if (!account) throw new AcmeError('accountDoesNotExist', `no account at ${header.kid.slice(0, 200)}`);
+    const kid = header.kid;
+    const id = ctx.urls.accountIdFromKid(kid);
+    if (id === undefined) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
+    // The account's key, imported once per instance; the statement that redeems the nonce also
+    // reads the account, and its key thumbprint says whether the cached key is still the one.
+    const keyOf = async (fresh: Account | undefined) => {
+      const a = fresh ?? (await accountById(ctx.db, id));
+      if (!a) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
+      return ctx.accountKeys.put(id, a.keyThumbprint, importAccountKey(a.jwk, alg));
+    };
+    let cached = ctx.accountKeys.get(id);
+    // A key that no longer verifies may have been rolled over (RFC 8555 §7.3.5): read it again.
+    if (cached && !(suits(cached.key, alg) && signatureHolds(jws, cached.key, alg))) cached = undefined;
+    cached ??= await keyOf(undefined);
+    payloadBytes = verifiedPayload(jws, header, cached.key, alg, 'JWS');
+    const { nonce, expiresAt } = nonceExpiry();
+    const current = await redeemNonceReadingAccount(ctx.db, id, nonce, expiresAt);
+    if (!current.account) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
+    if (current.account.keyThumbprint !== cached.thumbprint) {
+      // The key changed after it was cached, perhaps on another instance: the request must hold
+      // under the account's key as it is now.
+      cached = await keyOf(current.account);
+      payloadBytes = verifiedPayload(jws, header, cached.key, alg, 'JWS');
+    }
+    if (!current.fresh) throw usedNonce();
+    account = current.account;
     jwk = account.jwk;
   } else {
     jwk = header.jwk as JWK;
-  }
-  const key = await importAccountKey(jwk, alg);
-
-  let verified;
-  try {
-    verified = await flattenedVerify(jws, key, { algorithms: [alg] });
-  } catch (err) {
-    throw new AcmeError('malformed', `JWS signature does not verify: ${(err as Error).message}`);
+    payloadBytes = verifiedPayload(jws, header, importAccountKey(jwk, alg), alg, 'JWS');
+    const { nonce, expiresAt } = nonceExpiry();
+    if (!(await redeemNonce(ctx.db, nonce, expiresAt))) throw usedNonce();
   }
 
-  // Nonce and URL are checked only once the signature holds, so a forged request cannot burn
-  // someone else's nonce.
-  if (typeof header.nonce !== 'string' || header.nonce.length === 0) throw new AcmeError('badNonce', 'JWS protected header has no nonce');
-  if (!/^[A-Za-z0-9_-]+$/.test(header.nonce) || !(await redeemNonce(ctx.db, header.nonce, ctx.clock.now()))) {
-    throw new AcmeError('badNonce', 'nonce is unknown, expired or already used; retry with the nonce from this response');
-  }
   if (typeof header.url !== 'string') throw new AcmeError('malformed', 'JWS protected header has no url (RFC 8555 §6.4)');
   if (header.url !== requestUrl) throw new AcmeError('unauthorized', `JWS url "${header.url.slice(0, 200)}" is not the URL this request was sent to, ${requestUrl}`);
   // RFC 8555 §7.3.6: a request from a deactivated account MUST get 401 (not the usual 403).
@@ -136,7 +207,7 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
   // Every ACME request payload is a JSON object (RFC 8555 §7); only the empty string is a
   // POST-as-GET (§6.3), so "null" or "[]" cannot pass for one.
   let payload: unknown = null;
-  const payloadText = Buffer.from(verified.payload).toString('utf8');
+  const payloadText = payloadBytes.toString('utf8');
   if (payloadText !== '') {
     try {
       payload = JSON.parse(payloadText);

@@ -3,7 +3,7 @@
 // "jwk", with the same "url" and no nonce, whose payload is {account, oldKey}. Every defect of
 // the inner JWS is malformed; an unacceptable new key is badPublicKey, as in newAccount.
 import type { Router } from 'express';
-import { flattenedVerify, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { renderAccount } from '../acme/render.js';
 import { paths } from '../acme/urls.js';
 import { AcmeError } from '../errors.js';
@@ -11,7 +11,7 @@ import type { RaContext } from '../ra/context.js';
 import { changeKey } from '../ra/key-change.js';
 import { bindingForAccount } from '../sa/eab.js';
 import { acmePost, requireObjectPayload, sendJson } from './http.js';
-import { ALLOWED_ALGORITHMS, importAccountKey, parseJwsObject } from './jws.js';
+import { ALLOWED_ALGORITHMS, importAccountKey, parseJwsObject, verifiedPayload } from './jws.js';
 
 const INNER = 'keyChange inner JWS';
 
@@ -28,16 +28,10 @@ export function mountKeyChange(app: Router, ctx: RaContext): void {
       if (header.kid !== undefined) throw new AcmeError('malformed', `${INNER} must not have a "kid": it is signed by the new key, given as "jwk" (RFC 8555 §7.3.5)`);
       if (header.nonce !== undefined) throw new AcmeError('malformed', `${INNER} must not have a "nonce" (RFC 8555 §7.3.5)`);
       if (header.url !== v.protected.url) throw new AcmeError('malformed', `${INNER} "url" must equal the outer JWS's, ${v.protected.url} (RFC 8555 §7.3.5)`);
-      const key = await importAccountKey(header.jwk, alg);
-      let verified;
-      try {
-        verified = await flattenedVerify(jws, key, { algorithms: [alg] });
-      } catch (err) {
-        throw new AcmeError('malformed', `${INNER} signature does not verify with its jwk: ${(err as Error).message}`);
-      }
+      const verified = verifiedPayload(jws, header, importAccountKey(header.jwk, alg), alg, INNER);
       let payload: unknown;
       try {
-        payload = JSON.parse(Buffer.from(verified.payload).toString('utf8'));
+        payload = JSON.parse(verified.toString('utf8'));
       } catch {
         throw new AcmeError('malformed', `${INNER} payload is not JSON`);
       }
