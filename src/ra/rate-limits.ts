@@ -2,7 +2,7 @@
 // problem (HTTP 429) with Retry-After, the seconds until the window frees a slot. Counted in the
 // database (sa/rate-limits.ts), so they hold across instances sharing one Postgres.
 import { AcmeError } from '../errors.js';
-import { pendingAuthorizations, takeRateLimitSlots } from '../sa/rate-limits.js';
+import { pendingAuthorizations, purgeRateLimitWindows, takeRateLimitSlots } from '../sa/rate-limits.js';
 import type { RaContext } from './context.js';
 
 export type WindowedLimit = 'ordersPerAccount' | 'accountsPerIp' | 'certificatesPerName';
@@ -33,6 +33,15 @@ export async function takeLimit(ctx: RaContext, name: WindowedLimit, keys: strin
   throw new AcmeError('rateLimited', `too many ${what}: the limit is ${count} per ${formatWindow(window)} (limits.${name}); retry after ${retryAfter} seconds`, {
     headers: { 'Retry-After': String(retryAfter) },
   });
+}
+
+/**
+ * Drops counter rows of windows that have ended (sweeper, ra/recovery.ts). A window of the
+ * longest limit that began more than that long ago has ended, and so has every shorter one.
+ */
+export async function purgeFinishedWindows(ctx: RaContext): Promise<void> {
+  const longest = Math.max(...(Object.keys(DESCRIBE) as WindowedLimit[]).map((name) => ctx.config.limits[name].window));
+  await purgeRateLimitWindows(ctx.db, new Date(ctx.clock.now().getTime() - longest));
 }
 
 /**

@@ -7,6 +7,7 @@ import { purgeExpiredNonces } from '../sa/nonces.js';
 import { claimStaleValidations, finishValidation } from '../sa/validations.js';
 import { runValidation } from './challenges.js';
 import { later, type RaContext } from './context.js';
+import { purgeFinishedWindows } from './rate-limits.js';
 import { issue } from './finalize.js';
 
 /** A validation interrupted this many times is given up as invalid rather than retried forever. */
@@ -32,6 +33,7 @@ export async function recoverInterrupted(ctx: RaContext): Promise<{ validations:
     ctx.background.run(`resume issuance ${id}`, () => issue(ctx, id));
   }
   await purgeExpiredNonces(ctx.db, now);
+  await purgeFinishedWindows(ctx);
   return { validations: validations.length, issuances: orders.length };
 }
 

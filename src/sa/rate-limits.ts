@@ -18,26 +18,34 @@ class LimitReached extends Error {
 export async function takeRateLimitSlots(db: Db, keys: string[], windowStart: Date, limit: number): Promise<string | undefined> {
   // Sorted, so that two requests taking overlapping keys lock rows in one order (no deadlock).
   const sorted = [...new Set(keys)].sort();
+  // One key (the usual case: one account, one name) is one statement, atomic on its own.
+  if (sorted.length === 1) return (await takeSlot(db, sorted[0]!, windowStart, limit)) ? undefined : sorted[0];
   try {
     await db.transaction(async (tx) => {
-      for (const key of sorted) {
-        // Past windows of this key are finished: drop them so the table holds one row per live key.
-        await tx.query('DELETE FROM rate_limits WHERE key = $1 AND window_start < $2', [key, windowStart]);
-        const { rowCount } = await tx.query(
-          `INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
-           ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-           WHERE rate_limits.count < $3
-           RETURNING count`,
-          [key, windowStart, limit],
-        );
-        if (rowCount !== 1) throw new LimitReached(key);
-      }
+      for (const key of sorted) if (!(await takeSlot(tx, key, windowStart, limit))) throw new LimitReached(key);
     });
   } catch (err) {
     if (err instanceof LimitReached) return err.key;
     throw err;
   }
   return undefined;
+}
+
+async function takeSlot(q: Queryable, key: string, windowStart: Date, limit: number): Promise<boolean> {
+  const { rowCount } = await q.query(
+    `INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
+     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
+     WHERE rate_limits.count < $3
+     RETURNING count`,
+    [key, windowStart, limit],
+  );
+  return rowCount === 1;
+}
+
+/** Drops windows that began before `before`: finished, they limit nothing (the sweeper calls this). */
+export async function purgeRateLimitWindows(db: Db, before: Date): Promise<number> {
+  const { rowCount } = await db.query('DELETE FROM rate_limits WHERE window_start < $1', [before]);
+  return rowCount;
 }
 
 /** The account's pending, unexpired authorizations: how many, and when the first of them expires. */
