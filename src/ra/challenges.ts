@@ -5,12 +5,11 @@
 // (draft §5), so the response already says valid or invalid.
 import type { Account, Challenge, Identifier } from '../core.js';
 import { AcmeError, notFound, toAcmeError } from '../errors.js';
-import { accountById } from '../sa/accounts.js';
 import { statementUsed, type Evidence } from '../sa/attestations.js';
 import { isUniqueViolation } from '../sa/db.js';
 import { newId } from '../sa/ids.js';
-import { authorizationById, challengeById } from '../sa/orders.js';
-import { challengePayload, finishValidation, startValidation, type ValidationOutcome } from '../sa/validations.js';
+import { authorizationOfChallenge, challengeById } from '../sa/orders.js';
+import { finishValidation, startValidation, validationInputs, type ValidationOutcome } from '../sa/validations.js';
 import type { DeviceEvidence } from '../va/device-attest01.js';
 import { validAuthzExpiry } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
@@ -22,10 +21,10 @@ function deviceResponse(payload: Record<string, unknown>): string {
 }
 
 export async function answerChallenge(ctx: RaContext, account: Account, challengeId: string, payload: Record<string, unknown>): Promise<Challenge> {
-  const challenge = await challengeById(ctx.db, challengeId);
-  if (!challenge) throw notFound('challenge');
-  const authz = await authorizationById(ctx.db, challenge.authzId);
-  if (!authz || authz.accountId !== account.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
+  const authz = await authorizationOfChallenge(ctx.db, challengeId);
+  const challenge = authz?.challenges.find((c) => c.id === challengeId);
+  if (!authz || !challenge) throw notFound('challenge');
+  if (authz.accountId !== account.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
 
   // A challenge already processing or finished is returned as it is: a response to it is not
   // validated again (RFC 8555 §7.5.1 leaves repeats to the server; Boulder and step-ca agree).
@@ -40,16 +39,17 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
       // background. device-attest-01 always finishes here.
       await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
     }
+    return (await challengeById(ctx.db, challengeId))!;
   }
-  return (await challengeById(ctx.db, challengeId))!;
+  return challenge;
 }
 
 /** Runs one claimed validation to its end and records the outcome. */
 export async function runValidation(ctx: RaContext, challengeId: string): Promise<void> {
-  const challenge = await challengeById(ctx.db, challengeId);
-  if (!challenge || challenge.status !== 'processing') return;
-  const authz = (await authorizationById(ctx.db, challenge.authzId))!;
-  const account = (await accountById(ctx.db, authz.accountId))!;
+  const authz = await authorizationOfChallenge(ctx.db, challengeId);
+  const challenge = authz?.challenges.find((c) => c.id === challengeId);
+  if (!authz || !challenge || challenge.status !== 'processing') return;
+  const inputs = (await validationInputs(ctx.db, challengeId))!;
   const started = Date.now();
 
   let outcome: ValidationOutcome;
@@ -59,10 +59,10 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
       type: challenge.type,
       identifier: authz.identifier,
       wildcard: authz.wildcard,
-      accountUri: ctx.urls.account(account.id),
+      accountUri: ctx.urls.account(authz.accountId),
       token: challenge.token,
-      keyAuthorization: `${challenge.token}.${account.keyThumbprint}`,
-      payload: await challengePayload(ctx.db, challengeId),
+      keyAuthorization: `${challenge.token}.${inputs.keyThumbprint}`,
+      payload: inputs.payload,
       at: ctx.clock.now(),
     });
     // One attestation serves one validation (issue policy; the freshness and key-authorization
@@ -90,7 +90,7 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
   ctx.log.info(
     {
       audit: 'validation',
-      account: account.id,
+      account: authz.accountId,
       authz: authz.id,
       challenge: challengeId,
       type: challenge.type,

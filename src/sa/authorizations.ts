@@ -2,12 +2,12 @@
 // pre-authorization, deactivation, and finding valid ones that a new order may reuse.
 import type { Authorization, Identifier, ProblemDocument } from '../core.js';
 import type { Db, Queryable } from './db.js';
-import { authorizationById, insertAuthorization, type NewAuthorization } from './orders.js';
+import { authorizationById, insertAuthorizations, type NewAuthorization } from './orders.js';
 
 /** newAuthz (RFC 8555 §7.4.1): a pending authorization that belongs to no order yet. */
 export async function createAuthorization(db: Db, accountId: string, a: NewAuthorization, createdAt: Date): Promise<Authorization> {
   return db.transaction(async (tx) => {
-    await insertAuthorization(tx, accountId, a, createdAt);
+    await insertAuthorizations(tx, accountId, [a], createdAt);
     return (await authorizationById(tx, a.id))!;
   });
 }

@@ -92,23 +92,39 @@ interface AuthzRow {
   expires_at: Date;
 }
 
+/**
+ * An authorization with its challenges, in one statement: the challenges travel as one JSON
+ * array, so a read is one round trip however many challenges there are.
+ */
+const AUTHZ_SELECT = `
+  SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires_at,
+         (SELECT coalesce(json_agg(json_build_object('id', c.id, 'authz_id', c.authz_id, 'type', c.type, 'token', c.token, 'status', c.status,
+                                                     'validated_at', c.validated_at, 'error', c.error, 'attempts', c.attempts) ORDER BY c.type), '[]')
+          FROM challenges c WHERE c.authz_id = a.id) AS challenges
+  FROM authorizations a`;
+
+type AuthzWithChallengesRow = AuthzRow & { challenges: (Omit<ChallengeRow, 'validated_at'> & { validated_at: string | null })[] };
+
+const toAuthorization = (r: AuthzWithChallengesRow): Authorization => ({
+  id: r.id,
+  accountId: r.account_id,
+  identifier: { type: r.identifier_type, value: r.identifier_value },
+  wildcard: r.wildcard,
+  status: r.status,
+  expiresAt: r.expires_at,
+  // Inside JSON a timestamp is text; everywhere else it is a Date.
+  challenges: r.challenges.map((c) => toChallenge({ ...c, validated_at: c.validated_at === null ? null : new Date(c.validated_at) })),
+});
+
 export async function authorizationById(db: Queryable, id: string): Promise<Authorization | undefined> {
-  const { rows } = await db.query<AuthzRow>(
-    'SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires_at FROM authorizations WHERE id = $1',
-    [id],
-  );
-  const r = rows[0];
-  if (!r) return undefined;
-  const challenges = await db.query<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM challenges WHERE authz_id = $1 ORDER BY type`, [id]);
-  return {
-    id: r.id,
-    accountId: r.account_id,
-    identifier: { type: r.identifier_type, value: r.identifier_value },
-    wildcard: r.wildcard,
-    status: r.status,
-    expiresAt: r.expires_at,
-    challenges: challenges.rows.map(toChallenge),
-  };
+  const { rows } = await db.query<AuthzWithChallengesRow>(`${AUTHZ_SELECT} WHERE a.id = $1`, [id]);
+  return rows[0] && toAuthorization(rows[0]);
+}
+
+/** The authorization a challenge belongs to, with all its challenges. */
+export async function authorizationOfChallenge(db: Queryable, challengeId: string): Promise<Authorization | undefined> {
+  const { rows } = await db.query<AuthzWithChallengesRow>(`${AUTHZ_SELECT} WHERE a.id = (SELECT authz_id FROM challenges WHERE id = $1)`, [challengeId]);
+  return rows[0] && toAuthorization(rows[0]);
 }
 
 export async function challengeById(db: Queryable, id: string): Promise<Challenge | undefined> {
@@ -158,28 +174,91 @@ const EXPIRED_UNFINISHED: ProblemDocument = {
   status: 400,
 };
 
-/** Inserts one pending authorization and its challenges. */
-export async function insertAuthorization(tx: Queryable, accountId: string, a: NewAuthorization, createdAt: Date): Promise<void> {
+/** Inserts pending authorizations and their challenges: two statements whatever their number. */
+export async function insertAuthorizations(tx: Queryable, accountId: string, authzs: NewAuthorization[], createdAt: Date): Promise<void> {
+  if (authzs.length === 0) return;
   await tx.query(
     `INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7)`,
-    [a.id, accountId, a.identifier.type, a.identifier.value, a.wildcard, a.expiresAt, createdAt],
+     SELECT id, $1, type, value, wildcard, 'pending', expires_at, $2
+     FROM unnest($3::text[], $4::text[], $5::text[], $6::boolean[], $7::timestamptz[]) AS t (id, type, value, wildcard, expires_at)`,
+    [accountId, createdAt, ...authzColumns(authzs)],
   );
-  for (const c of a.challenges) {
-    await tx.query(`INSERT INTO challenges (id, authz_id, type, token, status) VALUES ($1, $2, $3, $4, 'pending')`, [c.id, a.id, c.type, c.token]);
-  }
+  await tx.query(
+    `INSERT INTO challenges (id, authz_id, type, token, status)
+     SELECT id, authz_id, type, token, 'pending' FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t (id, authz_id, type, token)`,
+    challengeColumns(authzs),
+  );
 }
 
+const authzColumns = (authzs: NewAuthorization[]) => [
+  authzs.map((a) => a.id),
+  authzs.map((a) => a.identifier.type),
+  authzs.map((a) => a.identifier.value),
+  authzs.map((a) => a.wildcard),
+  authzs.map((a) => a.expiresAt),
+];
+
+const challengeColumns = (authzs: NewAuthorization[]) => {
+  const all = authzs.flatMap((a) => a.challenges.map((c) => ({ ...c, authzId: a.id })));
+  return [all.map((c) => c.id), all.map((c) => c.authzId), all.map((c) => c.type), all.map((c) => c.token)];
+};
+
 /**
- * newOrder (RFC 8555 §7.4): the order, its new authorizations and their challenges, all or
- * nothing. Reused authorizations are locked (FOR SHARE) and checked to be still valid, so that a
- * concurrent deactivation either comes first (ReusedAuthorizationGone: the caller orders afresh)
- * or waits and then sees this order and invalidates it too. An order whose every authorization
- * is reused is ready at once.
+ * The order, its new authorizations, their challenges and the order's links to every
+ * authorization, as one statement: one round trip, and atomic without a transaction. The
+ * foreign keys between the rows are checked at the end of the statement, when all exist.
  */
+async function insertOrderRows(q: Queryable, o: NewOrder): Promise<void> {
+  const fresh = o.authorizations.filter((a): a is NewAuthorization => !('reuse' in a));
+  const links = o.authorizations.map((a) => ('reuse' in a ? a.reuse : a.id));
+  await q.query(
+    `WITH new_order AS (
+       INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces)
+       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)),
+     new_authzs AS (
+       INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
+       SELECT id, $2, type, value, wildcard, 'pending', expires_at, $7
+       FROM unnest($9::text[], $10::text[], $11::text[], $12::boolean[], $13::timestamptz[]) AS t (id, type, value, wildcard, expires_at)),
+     new_challenges AS (
+       INSERT INTO challenges (id, authz_id, type, token, status)
+       SELECT id, authz_id, type, token, 'pending' FROM unnest($14::text[], $15::text[], $16::text[], $17::text[]) AS t (id, authz_id, type, token))
+     INSERT INTO order_authorizations (order_id, authz_id, position)
+     SELECT $1, authz_id, position - 1 FROM unnest($18::text[]) WITH ORDINALITY AS t (authz_id, position)`,
+    [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, ...authzColumns(fresh), ...challengeColumns(fresh), links],
+  );
+}
+
 export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
+  const reused = [...new Set(o.authorizations.filter((a): a is ReusedAuthorization => 'reuse' in a).map((a) => a.reuse))].sort();
+  const insert = async (q: Queryable) => {
+    try {
+      await insertOrderRows(q, o);
+    } catch (err) {
+      // orders_replaces_once (migrations/0005_ari.sql): another order holds the certificate.
+      if (o.replaces && isUniqueViolation(err)) throw new AlreadyReplaced(`certificate ${o.replaces} is already being replaced`);
+      throw err;
+    }
+  };
+  const created = (status: OrderStatus): Order => ({
+    id: o.id,
+    accountId: o.accountId,
+    status,
+    expiresAt: o.expiresAt,
+    identifiers: o.identifiers,
+    notBefore: o.notBefore,
+    notAfter: o.notAfter,
+    error: null,
+    authzIds: o.authorizations.map((a) => ('reuse' in a ? a.reuse : a.id)),
+    certificateSerial: null,
+    createdAt: o.createdAt,
+    replaces: o.replaces ?? null,
+  });
+  // The common case, all authorizations new and nothing replaced: one statement.
+  if (reused.length === 0 && !o.replaces) {
+    await insert(db);
+    return created('pending');
+  }
   return db.transaction(async (tx) => {
-    const reused = [...new Set(o.authorizations.filter((a): a is ReusedAuthorization => 'reuse' in a).map((a) => a.reuse))].sort();
     for (const id of reused) {
       const { rows } = await tx.query(
         `SELECT id FROM authorizations WHERE id = $1 AND account_id = $2 AND status = 'valid' AND expires_at > $3 FOR SHARE`,
@@ -196,33 +275,16 @@ export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
         [o.replaces, o.createdAt, JSON.stringify(EXPIRED_UNFINISHED)],
       );
     }
-    try {
-      await tx.query(
-        `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)`,
-        [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null],
-      );
-    } catch (err) {
-      // orders_replaces_once (migrations/0005_ari.sql): another order holds the certificate.
-      if (o.replaces && isUniqueViolation(err)) throw new AlreadyReplaced(`certificate ${o.replaces} is already being replaced`);
-      throw err;
-    }
-    for (const [position, a] of o.authorizations.entries()) {
-      const authzId = 'reuse' in a ? a.reuse : a.id;
-      if (!('reuse' in a)) await insertAuthorization(tx, o.accountId, a, o.createdAt);
-      await tx.query('INSERT INTO order_authorizations (order_id, authz_id, position) VALUES ($1, $2, $3)', [o.id, authzId, position]);
-    }
-    if (reused.length) {
-      // RFC 8555 §7.1.6: all authorizations valid → ready.
-      await tx.query(
-        `UPDATE orders o SET status = 'ready'
-         WHERE o.id = $1 AND o.status = 'pending'
-           AND NOT EXISTS (SELECT 1 FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id
-                           WHERE oa.order_id = o.id AND (a.status <> 'valid' OR a.expires_at <= $2))`,
-        [o.id, o.createdAt],
-      );
-    }
-    const order = await orderById(tx, o.id);
-    return order!;
+    await insert(tx);
+    if (reused.length === 0) return created('pending');
+    // RFC 8555 §7.1.6: all authorizations valid → ready.
+    const { rowCount } = await tx.query(
+      `UPDATE orders o SET status = 'ready'
+       WHERE o.id = $1 AND o.status = 'pending'
+         AND NOT EXISTS (SELECT 1 FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id
+                         WHERE oa.order_id = o.id AND (a.status <> 'valid' OR a.expires_at <= $2))`,
+      [o.id, o.createdAt],
+    );
+    return created(rowCount === 1 ? 'ready' : 'pending');
   });
 }

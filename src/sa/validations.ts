@@ -32,10 +32,19 @@ export async function startValidation(db: Db, challengeId: string, now: Date, le
   });
 }
 
-/** The client's response to a processing challenge (device-attest-01's attObj), if it sent one. */
-export async function challengePayload(db: Db, challengeId: string): Promise<string | null> {
-  const { rows } = await db.query<{ payload: string | null }>('SELECT payload FROM challenges WHERE id = $1', [challengeId]);
-  return rows[0]?.payload ?? null;
+/**
+ * What a validation needs besides the authorization: the client's response to the challenge
+ * (device-attest-01's attObj), if it sent one, and the thumbprint of the account's key for the
+ * key authorization (RFC 8555 §8.1).
+ */
+export async function validationInputs(db: Db, challengeId: string): Promise<{ payload: string | null; keyThumbprint: string } | undefined> {
+  const { rows } = await db.query<{ payload: string | null; key_thumbprint: string }>(
+    `SELECT c.payload, acct.key_thumbprint FROM challenges c
+     JOIN authorizations a ON a.id = c.authz_id JOIN accounts acct ON acct.id = a.account_id
+     WHERE c.id = $1`,
+    [challengeId],
+  );
+  return rows[0] && { payload: rows[0].payload, keyThumbprint: rows[0].key_thumbprint };
 }
 
 /** Claims validations whose lease ran out, extending the lease for this instance. */

@@ -7,7 +7,7 @@ import { AcmeError, notFound } from '../errors.js';
 import { deactivateAuthorization } from '../ra/authorizations.js';
 import { answerChallenge } from '../ra/challenges.js';
 import type { RaContext } from '../ra/context.js';
-import { authorizationById, challengeById } from '../sa/orders.js';
+import { authorizationById, authorizationOfChallenge } from '../sa/orders.js';
 import { acmePost, param, sendJson } from './http.js';
 import { parsePayload } from './validate.js';
 
@@ -42,10 +42,10 @@ export function mountAuthz(app: Router, ctx: RaContext): void {
       let challenge;
       if (v.payload === null) {
         // POST-as-GET reads the challenge without triggering validation.
-        challenge = await challengeById(ctx.db, id);
-        if (!challenge) throw notFound('challenge');
-        const authz = await authorizationById(ctx.db, challenge.authzId);
-        if (authz?.accountId !== v.account!.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
+        const authz = await authorizationOfChallenge(ctx.db, id);
+        challenge = authz?.challenges.find((c) => c.id === id);
+        if (!authz || !challenge) throw notFound('challenge');
+        if (authz.accountId !== v.account!.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
       } else {
         const response = parsePayload(challengePayload, v.payload, 'challenge response');
         challenge = await answerChallenge(ctx, v.account!, id, response);
