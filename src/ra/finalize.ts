@@ -9,7 +9,7 @@ import { AcmeError, notFound } from '../errors.js';
 import { newSerial } from '../ca/hierarchy.js';
 import { CsrError, parseCsr, type ParsedCsr } from '../pki/csr.js';
 import { toPem } from '../pki/pem.js';
-import { beginIssuance, failIssuance, issuanceRequest, reserveSerial, storeCertificate } from '../sa/issuance.js';
+import { beginIssuance, failIssuance, issuanceRequest, reserveSerial, storeCertificate, type IssuanceRequest } from '../sa/issuance.js';
 import { orderById } from '../sa/orders.js';
 import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
@@ -41,7 +41,8 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
-  await issue(ctx, order.id);
+  // What issue() would read back from the order just claimed, and the CSR already parsed.
+  await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter }, csr });
   return (await orderById(ctx.db, order.id))!;
 }
 
@@ -128,15 +129,16 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
 }
 
 /**
- * Signs and stores the certificate of a processing order. Called by finalize and, after a crash,
- * by recovery. The serial is recorded before signing; certificate and order state change together.
+ * Signs and stores the certificate of a processing order. Called by finalize, which passes what
+ * it just claimed, and after a crash by recovery, which reads it back from the order. The serial
+ * is recorded before signing; certificate and order state change together.
  */
-export async function issue(ctx: RaContext, orderId: string): Promise<void> {
-  const req = await issuanceRequest(ctx.db, orderId);
+export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr }): Promise<void> {
+  const req = claimed?.request ?? (await issuanceRequest(ctx.db, orderId));
   if (!req) return;
   let csr: ParsedCsr;
   try {
-    csr = parseCsr(req.csr);
+    csr = claimed?.csr ?? parseCsr(req.csr);
   } catch (err) {
     await failIssuance(ctx.db, orderId, new AcmeError('badCSR', (err as Error).message).toProblem());
     return;

@@ -28,7 +28,16 @@ export async function claimStaleIssuances(db: Db, now: Date, leaseUntil: Date, l
   return rows.map((r) => r.id);
 }
 
-export async function issuanceRequest(db: Db, orderId: string): Promise<{ accountId: string; csr: Buffer; identifiers: Identifier[]; notBefore: Date | null; notAfter: Date | null } | undefined> {
+/** What a processing order asks to be signed. */
+export interface IssuanceRequest {
+  accountId: string;
+  csr: Buffer;
+  identifiers: Identifier[];
+  notBefore: Date | null;
+  notAfter: Date | null;
+}
+
+export async function issuanceRequest(db: Db, orderId: string): Promise<IssuanceRequest | undefined> {
   const { rows } = await db.query<{ account_id: string; csr: Buffer; identifiers: Identifier[]; not_before: Date | null; not_after: Date | null }>(
     `SELECT account_id, csr, identifiers, not_before, not_after FROM orders WHERE id = $1 AND status = 'processing'`,
     [orderId],
@@ -62,21 +71,24 @@ export interface NewCertificate {
  * certificate is then not stored, and its serial stays recorded as signed-but-unused.
  */
 export async function storeCertificate(db: Db, c: NewCertificate): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    if (c.orderId) {
-      const { rowCount } = await tx.query(
-        `UPDATE orders SET status = 'valid', lease_until = NULL WHERE id = $1 AND status = 'processing'`,
-        [c.orderId],
-      );
-      if (rowCount !== 1) return false;
-    }
-    await tx.query(
+  const values = [c.serial, c.orderId, c.accountId, c.der, c.chainPem, JSON.stringify(c.identifiers), c.notBefore, c.notAfter, c.createdAt, c.attestationId ?? null];
+  if (!c.orderId) {
+    await db.query(
       `INSERT INTO certificates (serial, order_id, account_id, der, chain_pem, identifiers, not_before, not_after, created_at, attestation_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [c.serial, c.orderId, c.accountId, c.der, c.chainPem, JSON.stringify(c.identifiers), c.notBefore, c.notAfter, c.createdAt, c.attestationId ?? null],
+      values,
     );
     return true;
-  });
+  }
+  // One statement, so atomic: the certificate row exists exactly when its order went valid.
+  const { rowCount } = await db.query(
+    `WITH finished AS (UPDATE orders SET status = 'valid', lease_until = NULL WHERE id = $2 AND status = 'processing' RETURNING id)
+     INSERT INTO certificates (serial, order_id, account_id, der, chain_pem, identifiers, not_before, not_after, created_at, attestation_id)
+     SELECT $1::text, $2::text, $3::text, $4::bytea, $5::text, $6::jsonb, $7::timestamptz, $8::timestamptz, $9::timestamptz, $10::text
+     WHERE EXISTS (SELECT 1 FROM finished)`,
+    values,
+  );
+  return rowCount === 1;
 }
 
 /** Issuance failed for good (RFC 8555 §7.1.6: processing → invalid, with the reason). */
