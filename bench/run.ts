@@ -4,16 +4,19 @@
 // the report gives medians and min–max over rounds. Usage: see bench/README.md.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { createDevHierarchy } from '../src/ca/hierarchy.js';
 import { initSimHierarchy, loadSimHierarchy, type SimHierarchy } from '../src/devicesim/hierarchy.js';
+import { openPglite } from '../src/sa/db-pglite.js';
 import { startBenchDns } from './dns.js';
 import { runDriver, startHttp01Responder, summarise, type Flow, type Http01Responder } from './driver.js';
 import { cpuDelta, cpuSample, descendants, peakRssMb, pidsNamed } from './procs.js';
+import { seedCertificates, tableBytes, type SeedResult } from './seed.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const { values: args } = parseArgs({
@@ -29,18 +32,38 @@ const { values: args } = parseArgs({
     label: { type: 'string', default: '' },
     // Extra node flags for attestca, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a run.
     'server-node-args': { type: 'string', default: '' },
+    // Growth: attestca starts on a database already holding this many issued certificates
+    // (bench/seed.ts), of which --seed-revoked are revoked; compare 0 with 1000000.
+    'seed-certificates': { type: 'string', default: '0' },
+    'seed-revoked': { type: 'string', default: '0' },
   },
 });
 const C = Number(args.concurrency);
 const flow = args.flow as Flow;
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'attestca-bench-'));
 const SUFFIX = 'bench.test';
+const seedN = Number(args['seed-certificates']);
+const seedRevoked = Number(args['seed-revoked']);
+
+type TableBytes = Awaited<ReturnType<typeof tableBytes>>;
+
+/**
+ * A seeded database is made once per harness run and copied for every round: on Postgres as a
+ * template (CREATE DATABASE … TEMPLATE, STRATEGY FILE_COPY, which also checkpoints, so no round
+ * starts with the seeding's dirty pages to write), on PGlite as a copy of its directory.
+ */
+interface Seeded extends SeedResult, TableBytes {
+  /** Postgres: the template database; PGlite: the data directory holding pgdata. */
+  source: string;
+}
+const seeded: { postgres?: Seeded; pglite?: Seeded } = {};
 
 interface Running {
   directory: string;
   ca: string;
   pid: number;
-  stop(): Promise<void>;
+  /** Stops the server and removes its state; returns attestca's table sizes as the run left them. */
+  stop(): Promise<TableBytes | undefined>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,12 +113,11 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
   let dbName: string | undefined;
   if (!embedded) {
     dbName = `attestca_bench_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client(args['database-url']);
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${dbName}`);
-    await admin.end();
+    await adminQuery(`CREATE DATABASE ${dbName}${seeded.postgres ? ` TEMPLATE ${seeded.postgres.source} STRATEGY FILE_COPY` : ''}`);
+  } else if (seeded.pglite) {
+    cpSync(path.join(seeded.pglite.source, 'pgdata'), path.join(dataDir, 'pgdata'), { recursive: true });
   }
-  const dbUrl = dbName ? Object.assign(new URL(args['database-url']!), { pathname: `/${dbName}` }).toString() : undefined;
+  const dbUrl = dbName ? databaseUrl(dbName) : undefined;
   // Every worker of the driver signs up from 127.0.0.1: the per-IP account limit would stop the
   // run, so it is lifted; every other limit stays on, as in production.
   const configFile = path.join(dataDir, 'bench.yaml');
@@ -115,13 +137,12 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
     pid: child.pid!,
     async stop() {
       await stopChild(child);
-      if (dbName) {
-        const admin = new pg.Client(args['database-url']);
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-        await admin.end();
+      try {
+        return await sizesOf(dbUrl ?? dataDir);
+      } finally {
+        if (dbName) await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        rmSync(dataDir, { recursive: true, force: true });
       }
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -136,7 +157,78 @@ async function startPebble(dns: string, http01: number): Promise<Running> {
   const directory = `https://localhost:${port}/dir`;
   const ca = readFileSync(`${dir}/cert.pem`, 'utf8');
   await waitForDirectory(directory, () => ca, child, log);
-  return { directory, ca, pid: child.pid!, stop: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); } };
+  return { directory, ca, pid: child.pid!, stop: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); return undefined; } };
+}
+
+const databaseUrl = (name: string) => Object.assign(new URL(args['database-url']!), { pathname: `/${name}` }).toString();
+
+async function adminQuery(sql: string): Promise<void> {
+  const admin = new pg.Client(args['database-url']);
+  await admin.connect();
+  try {
+    await admin.query(sql);
+  } finally {
+    await admin.end();
+  }
+}
+
+/** Table sizes of a Postgres database (by URL) or of the PGlite database under a data directory. */
+async function sizesOf(target: string): Promise<TableBytes> {
+  if (target.startsWith('postgres')) {
+    const client = new pg.Client(target);
+    await client.connect();
+    try {
+      return await tableBytes(client);
+    } finally {
+      await client.end();
+    }
+  }
+  const db = await openPglite(path.join(target, 'pgdata'));
+  try {
+    return await tableBytes(db);
+  } finally {
+    await db.close();
+  }
+}
+
+/**
+ * Migrates a new database with the CLI (`attestca migrate`, as a deployment would) and fills it
+ * with seedN certificates. The chain stored with each is a real development intermediate's PEM.
+ */
+async function prepareSeed(embedded: boolean): Promise<Seeded> {
+  const now = new Date();
+  const { intermediatesPem } = await createDevHierarchy(mkdtempSync(path.join(tmp, 'seed-ca-')), now);
+  const progress = (line: string) => process.stderr.write(`${embedded ? 'PGlite' : 'Postgres'}: ${line}\n`);
+  const migrate = (flags: string[]) => execFileSync(process.execPath, [path.join(root, 'dist/cli.js'), 'migrate', ...flags, '--log-level', 'warn'], { stdio: 'ignore' });
+  let source: string;
+  let result: SeedResult;
+  let sizes: TableBytes;
+  if (!embedded) {
+    source = `attestca_bench_seed_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`CREATE DATABASE ${source}`);
+    seeded.postgres = { source } as Seeded; // dropped at the end even if seeding fails
+    migrate(['--database-url', databaseUrl(source)]);
+    const client = new pg.Client(databaseUrl(source));
+    await client.connect();
+    try {
+      result = await seedCertificates(client, { certificates: seedN, revoked: seedRevoked, chainPem: intermediatesPem, now, progress });
+      sizes = await tableBytes(client);
+    } finally {
+      await client.end();
+    }
+  } else {
+    source = mkdtempSync(path.join(tmp, 'pglite-seed-'));
+    migrate(['--data-dir', source]);
+    const db = await openPglite(path.join(source, 'pgdata'));
+    try {
+      result = await seedCertificates(db, { certificates: seedN, revoked: seedRevoked, chainPem: intermediatesPem, now, progress });
+      sizes = await tableBytes(db);
+    } finally {
+      await db.close();
+    }
+  }
+  progress(`${seedN} certificates (${seedRevoked} revoked) inserted in ${(result.insertMs / 1000).toFixed(1)} s, VACUUM ANALYZE ${(result.vacuumMs / 1000).toFixed(1)} s; database ${(sizes.database / 2 ** 20).toFixed(0)} MB`);
+  return { source, ...result, ...sizes };
 }
 
 interface Measured extends ReturnType<typeof summarise> {
@@ -145,11 +237,14 @@ interface Measured extends ReturnType<typeof summarise> {
   serverCpuMsPerCert: number;
   postgresCpuMsPerCert: number;
   peakRssMb: number;
+  /** attestca's tables after the run (pg_total_relation_size), bytes. */
+  tableBytes?: TableBytes;
 }
 
 async function measure(target: string, round: number, dns: string, responder: Http01Responder, sim: SimHierarchy | undefined): Promise<Measured> {
   const pebble = target === 'pebble';
   const server = pebble ? await startPebble(dns, responder.port) : await startAttestca(dns, responder.port, sim, target === 'attestca-pglite');
+  let m: Measured;
   try {
     const common = { directory: server.directory, concurrency: C, flow, ca: server.ca, nameSuffix: SUFFIX, responder, serializeOrderAndAuthz: pebble, sim };
     await runDriver({ ...common, durationMs: Number(args.warmup) * 1000 });
@@ -161,10 +256,13 @@ async function measure(target: string, round: number, dns: string, responder: Ht
     const pgCpu = pebble ? 0 : cpuDelta(pgBefore, cpuSample(pidsNamed('postgres')));
     const rss = Math.max(...serverPids().map(peakRssMb));
     const s = summarise(result);
-    return { target, round, ...s, serverCpuMsPerCert: serverCpu / result.certs, postgresCpuMsPerCert: pgCpu / result.certs, peakRssMb: rss };
-  } finally {
-    await server.stop();
+    m = { target, round, ...s, serverCpuMsPerCert: serverCpu / result.certs, postgresCpuMsPerCert: pgCpu / result.certs, peakRssMb: rss };
+  } catch (err) {
+    await server.stop().catch(() => undefined);
+    throw err;
   }
+  const sizes = await server.stop();
+  return sizes ? { ...m, tableBytes: sizes } : m;
 }
 
 const median = (xs: number[]) => {
@@ -184,16 +282,21 @@ async function main() {
   const targets = args.targets!.split(',');
   const runs: Measured[] = [];
   try {
+    if (seedN > 0) {
+      if (targets.includes('attestca')) seeded.postgres = await prepareSeed(false);
+      if (targets.includes('attestca-pglite')) seeded.pglite = await prepareSeed(true);
+    }
     for (let round = 1; round <= Number(args.rounds); round++) {
       for (const target of round % 2 ? targets : [...targets].reverse()) {
         const m = await measure(target, round, dns.server, responder, sim);
         runs.push(m);
-        process.stderr.write(`round ${round} ${target}: ${m.certsPerSecond.toFixed(1)} certs/s, flow p99 ${m.flow.p99.toFixed(0)} ms, server ${m.serverCpuMsPerCert.toFixed(2)} + pg ${m.postgresCpuMsPerCert.toFixed(2)} ms CPU/cert, RSS ${m.peakRssMb.toFixed(0)} MB, errors ${JSON.stringify(m.errors)}\n`);
+        process.stderr.write(`round ${round} ${target}: ${m.certsPerSecond.toFixed(1)} certs/s, flow p99 ${m.flow.p99.toFixed(0)} ms, server ${m.serverCpuMsPerCert.toFixed(2)} + pg ${m.postgresCpuMsPerCert.toFixed(2)} ms CPU/cert, RSS ${m.peakRssMb.toFixed(0)} MB${m.tableBytes ? `, database ${(m.tableBytes.database / 2 ** 20).toFixed(0)} MB` : ''}, errors ${JSON.stringify(m.errors)}\n`);
       }
     }
   } finally {
     await responder.close();
     await dns.close();
+    if (seeded.postgres) await adminQuery(`DROP DATABASE IF EXISTS ${seeded.postgres.source} WITH (FORCE)`);
     rmSync(tmp, { recursive: true, force: true });
   }
 
@@ -221,7 +324,9 @@ async function main() {
     label: args.label,
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 2 ** 30), kernel: os.release() },
     versions: { node: process.version, postgres: pgVersion, attestca: JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).version, commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim(), pebble: '2.4.0 (Debian pebble 2.4.0+ds1-2)' },
-    parameters: { flow, concurrency: C, durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), rounds: Number(args.rounds), targets, attestcaWorkers: Number(args['attestca-workers']) },
+    parameters: { flow, concurrency: C, durationSeconds: Number(args.duration), warmupSeconds: Number(args.warmup), rounds: Number(args.rounds), targets, attestcaWorkers: Number(args['attestca-workers']), seedCertificates: seedN, seedRevoked },
+    // The seeded database each round started from: rows, time to seed it, table sizes (bytes).
+    seeding: seedN > 0 ? Object.fromEntries(Object.entries(seeded).map(([k, { source: _, ...v }]) => [k, v])) : undefined,
     summary,
     ratios: summary.attestca && summary.pebble ? { throughput: summary.attestca.certsPerSecond.median / summary.pebble.certsPerSecond.median, p99: summary.attestca.flowP99Ms.median / summary.pebble.flowP99Ms.median } : undefined,
     runs,
