@@ -35,6 +35,18 @@ export interface LeafRequest {
    */
   profile: 'server' | 'device';
   privacy?: boolean;
+  /**
+   * How a server certificate departs from the built-in profile, from the order's acme.profiles
+   * entry (draft-ietf-acme-profiles); absent: EKU serverAuth + clientAuth, keyEncipherment for
+   * RSA keys, CN the first DNS name. Device certificates keep their own profile.
+   */
+  usage?: CertificateUsage;
+}
+
+export interface CertificateUsage {
+  extendedKeyUsage: readonly ('serverAuth' | 'clientAuth')[];
+  keyEncipherment: boolean;
+  omitCommonName: boolean;
 }
 
 export interface OcspSignerRequest {
@@ -102,8 +114,11 @@ export class CertificateAuthority {
   async issue(req: LeafRequest): Promise<Buffer> {
     const publicKey = await x509.PublicKey.create(req.spki);
     const keyType = createPublicKey({ key: req.spki, format: 'der', type: 'spki' }).asymmetricKeyType;
-    // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange).
-    const usages = x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
+    const usage = req.profile === 'server' ? req.usage : undefined;
+    // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange);
+    // a profile may leave it out, as Let's Encrypt's do since TLS 1.3 has no RSA key exchange.
+    const encipherment = keyType === 'rsa' && (usage?.keyEncipherment ?? true);
+    const usages = x509.KeyUsageFlags.digitalSignature | (encipherment ? x509.KeyUsageFlags.keyEncipherment : 0);
     const { subject, san, eku } = req.profile === 'device' ? await deviceNames(req) : serverNames(req);
     return this.sign(req, subject, publicKey, [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -165,11 +180,13 @@ export class CertificateAuthority {
 type Names = { subject: { CN: string[] }[]; san: InstanceType<typeof x509.Extension> | undefined; eku: string[] };
 
 function serverNames(req: LeafRequest): Names {
-  const firstDns = req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
+  // CA/B Forum BR §7.1.4.3: the CN is optional and, when present, one of the SANs.
+  const firstDns = req.usage?.omitCommonName ? undefined : req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
   // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
   const subject = firstDns ? [{ CN: [firstDns.value] }] : [];
   const names = req.identifiers.map((i) => ({ type: i.type === 'ip' ? 'ip' : 'dns', value: i.value }) as const);
-  return { subject, san: new x509.SubjectAlternativeNameExtension(names, subject.length === 0), eku: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] };
+  const eku = (req.usage?.extendedKeyUsage ?? ['serverAuth', 'clientAuth']).map((u) => x509.ExtendedKeyUsage[u]);
+  return { subject, san: new x509.SubjectAlternativeNameExtension(names, subject.length === 0), eku };
 }
 
 async function deviceNames(req: LeafRequest): Promise<Names> {

@@ -14,10 +14,11 @@ interface OrderRow {
   authz_ids: string[] | null;
   certificate_serial: string | null;
   replaces: string | null;
+  profile: string | null;
 }
 
 const ORDER_SELECT = `
-  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at, o.replaces,
+  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at, o.replaces, o.profile,
          (SELECT array_agg(oa.authz_id ORDER BY oa.position) FROM order_authorizations oa WHERE oa.order_id = o.id) AS authz_ids,
          (SELECT c.serial FROM certificates c WHERE c.order_id = o.id) AS certificate_serial
   FROM orders o`;
@@ -35,6 +36,7 @@ const toOrder = (r: OrderRow): Order => ({
   certificateSerial: r.certificate_serial,
   createdAt: r.created_at,
   replaces: r.replaces,
+  profile: r.profile,
 });
 
 export async function orderById(db: Queryable, id: string): Promise<Order | undefined> {
@@ -140,6 +142,8 @@ export interface NewOrder {
   authorizations: (NewAuthorization | ReusedAuthorization)[];
   /** RFC 9773 §5: the certID of the certificate this order replaces (checked by ra/replaces.ts). */
   replaces?: string | null;
+  /** draft-ietf-acme-profiles: the profile it is issued under (ra/profiles.ts), null = built-in. */
+  profile?: string | null;
 }
 
 /** A reused authorization stopped being valid between the lookup and the order's creation. */
@@ -198,9 +202,9 @@ export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
     }
     try {
       await tx.query(
-        `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces)
-         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)`,
-        [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null],
+        `INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces, profile)
+         VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9)`,
+        [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, o.profile ?? null],
       );
     } catch (err) {
       // orders_replaces_once (migrations/0005_ari.sql): another order holds the certificate.
