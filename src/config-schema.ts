@@ -144,6 +144,12 @@ export const configSchema = z.strictObject({
         }),
       /** How far in the future a newOrder's notBefore may be. */
       maxNotBeforeDelay: duration('7d'),
+      /**
+       * PEM files of alternate chains (RFC 8555 §7.4.2): each starts with a certificate of the
+       * issuer's subject and key signed by another CA (a cross-sign), each certificate signed by
+       * the next; served at the certificate URL + "/1", "/2", … and linked rel="alternate".
+       */
+      alternateChains: z.array(z.string().min(1, 'expected the path of a PEM file')).default([]),
     })
     .prefault({}),
   acme: z

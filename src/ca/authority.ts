@@ -7,6 +7,7 @@ import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
 import { OID } from '../pki/oids.js';
 import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
+import { checkAlternateChains } from './alternate-chains.js';
 import { signCrl, type CrlContent } from './crl.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
@@ -66,9 +67,13 @@ export class CertificateAuthority {
     /** Stable name of this issuer in URLs: 16 hex digits of SHA-256 over its SubjectPublicKeyInfo. */
     readonly issuerId: string,
     private readonly statusExtensions: InstanceType<typeof x509.Extension>[],
+    /** PEM of each alternate chain (ca.alternateChains): what follows a leaf at the certificate URL + "/n". */
+    readonly alternateChainsPem: readonly string[],
   ) {}
 
-  static async create(hierarchy: Hierarchy, urls: StatusUrls): Promise<CertificateAuthority> {
+  /** `alternateChains`: the ca.alternateChains files, checked against the issuer here (ca/alternate-chains.ts). */
+  static async create(hierarchy: Hierarchy, urls: StatusUrls, alternateChains: readonly { file: string; pem: string }[] = []): Promise<CertificateAuthority> {
+    const alternateChainsPem = checkAlternateChains(Buffer.from(hierarchy.issuerCert.rawData), alternateChains);
     const signer = await toSigningKey(hierarchy.issuerKey);
     const issuerSpki = createPublicKey(hierarchy.issuerKey).export({ type: 'spki', format: 'der' });
     const issuerPublic = await x509.PublicKey.create(issuerSpki);
@@ -78,7 +83,7 @@ export class CertificateAuthority {
       new x509.CRLDistributionPointsExtension([urls.crl(issuerId)], false),
       new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp, caIssuers: urls.issuerCert }, false),
     ];
-    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions);
+    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions, alternateChainsPem);
   }
 
   get rootsPem(): string {
