@@ -54,6 +54,54 @@ const ipRule = z.string().refine((v) => {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }, 'expected an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32');
 
+/**
+ * Extended key usages a profile may give its certificates (RFC 5280 §4.2.1.12): id-kp-serverAuth
+ * (1.3.6.1.5.5.7.3.1) and id-kp-clientAuth (1.3.6.1.5.5.7.3.2), the two a TLS CA issues.
+ */
+export const extendedKeyUsages = ['serverAuth', 'clientAuth'] as const;
+export type ExtendedKeyUsage = (typeof extendedKeyUsages)[number];
+
+/** A profile name as clients send it in newOrder's `profile` (draft-ietf-acme-profiles §4). */
+const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * One certificate profile (draft-ietf-acme-profiles): what a certificate ordered under it looks
+ * like. Unset keys keep the built-in behaviour: ca.certValidity (device certificates:
+ * deviceAttest.certValidity), EKU serverAuth + clientAuth, keyEncipherment for RSA keys, CN = the
+ * first DNS name, every identifier type.
+ */
+const profileSchema = z.strictObject({
+  /** Shown to clients in the directory's meta.profiles. */
+  description: z.string().min(1, 'expected a short description or a documentation URL, shown to clients in the directory'),
+  /** notAfter - notBefore of the profile's certificates, and the longest window a newOrder may ask for. */
+  validity: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const ms = parseDuration(v);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 24h or 90d, got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    }),
+  extendedKeyUsage: z
+    .array(z.enum(extendedKeyUsages, { error: `expected some of ${extendedKeyUsages.join(', ')} (RFC 5280 §4.2.1.12)` }))
+    .min(1, `expected at least one of ${extendedKeyUsages.join(', ')}`)
+    .default([...extendedKeyUsages]),
+  /** keyUsage keyEncipherment for RSA keys (RSA key exchange, TLS 1.2 and older); false: digitalSignature only. */
+  keyEncipherment: z.boolean().default(true),
+  /** Leave the subject empty (names only in the SAN extension, as CA/B Forum BR §7.1.4.3 allows). */
+  omitCommonName: z.boolean().default(false),
+  /** Identifier types an order under this profile may name; others are rejectedIdentifier. */
+  identifierTypes: z
+    .array(z.enum(identifierTypes, { error: `expected some of ${identifierTypes.join(', ')}` }))
+    .min(1, `expected at least one of ${identifierTypes.join(', ')}`)
+    .default([...identifierTypes]),
+});
+export type ProfileConfig = z.output<typeof profileSchema>;
+
 /** A rate limit: at most `count` events per `window`; count 0 means unlimited. */
 const limit = (count: number, window: string) =>
   z.strictObject({ count: z.coerce.number().int().min(0, 'expected 0 (unlimited) or more').default(count), window: duration(window) }).prefault({});
@@ -96,6 +144,12 @@ export const configSchema = z.strictObject({
         }),
       /** How far in the future a newOrder's notBefore may be. */
       maxNotBeforeDelay: duration('7d'),
+      /**
+       * PEM files of alternate chains (RFC 8555 §7.4.2): each starts with a certificate of the
+       * issuer's subject and key signed by another CA (a cross-sign), each certificate signed by
+       * the next; served at the certificate URL + "/1", "/2", … and linked rel="alternate".
+       */
+      alternateChains: z.array(z.string().min(1, 'expected the path of a PEM file')).default([]),
     })
     .prefault({}),
   acme: z
@@ -147,6 +201,22 @@ export const configSchema = z.strictObject({
           }
           return ms;
         }),
+      /** Certificate profiles offered in the directory's meta.profiles (draft-ietf-acme-profiles); empty: none. */
+      profiles: z.record(z.string(), profileSchema).default({}),
+      /** The profile of an order whose newOrder names none; required when profiles are configured. */
+      defaultProfile: z.string().optional(),
+    })
+    .superRefine((acme, ctx) => {
+      const names = Object.keys(acme.profiles);
+      for (const name of names.filter((n) => !PROFILE_NAME.test(n))) {
+        ctx.addIssue({ code: 'custom', path: ['profiles', name], message: 'a profile name is letters, digits, ".", "_" and "-", at most 64, such as tls-server' });
+      }
+      if (acme.defaultProfile === undefined && names.length) {
+        ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `name the profile an order gets when its newOrder names none: one of ${names.join(', ')}` });
+      } else if (acme.defaultProfile !== undefined && !names.includes(acme.defaultProfile)) {
+        const fix = names.length ? `name one of acme.profiles (${names.join(', ')})` : 'configure acme.profiles, or remove acme.defaultProfile';
+        ctx.addIssue({ code: 'custom', path: ['defaultProfile'], message: `"${acme.defaultProfile}" is not a configured profile; ${fix}` });
+      }
     })
     .prefault({}),
   /** The CRL of each issuer (RFC 5280 §5), served at <baseUrl>/crl/<issuer-id>.crl. */
@@ -227,4 +297,18 @@ export const configSchema = z.strictObject({
       certValidity: duration('365d'),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // A profile's validity is also the longest window its orders may ask for, so it stays within
+  // ca.maxValidity. It shapes dns/ip certificates only: device certificates keep the built-in
+  // device profile (deviceAttest.certValidity), so on a device-only profile it would do nothing.
+  const serverMax = config.ca.maxValidity ?? config.ca.certValidity;
+  for (const [name, p] of Object.entries(config.acme.profiles)) {
+    if (p.validity === undefined) continue;
+    const path = ['acme', 'profiles', name, 'validity'];
+    if (!p.identifierTypes.some((t) => t === 'dns' || t === 'ip')) {
+      ctx.addIssue({ code: 'custom', path, message: 'a profile for device identifiers only has no validity of its own: device certificates last deviceAttest.certValidity; remove it' });
+    } else if (p.validity > serverMax) {
+      ctx.addIssue({ code: 'custom', path, message: `longer than ca.maxValidity${config.ca.maxValidity === undefined ? ' (default: ca.certValidity)' : ''}; shorten it or raise ca.maxValidity` });
+    }
+  }
 });

@@ -14,7 +14,12 @@ type Parsed = z.output<typeof configSchema>;
 export interface Config extends Omit<Parsed, 'ca' | 'baseUrl' | 'deviceAttest'> {
   baseUrl: string;
   configFile: string | undefined;
-  ca: Omit<Parsed['ca'], 'maxValidity'> & { passphrase: string | undefined; maxValidity: number };
+  ca: Omit<Parsed['ca'], 'maxValidity' | 'alternateChains'> & {
+    passphrase: string | undefined;
+    maxValidity: number;
+    /** The PEM text of each ca.alternateChains file (read here, once; checked against the issuer by ca/alternate-chains.ts). */
+    alternateChains: { file: string; pem: string }[];
+  };
   deviceAttest: Omit<Parsed['deviceAttest'], 'roots'> & {
     /** PEM text of the configured roots per format (read here, once); absent = built-in roots. */
     roots: Partial<Record<AttestationFormat, string>>;
@@ -159,6 +164,16 @@ export function loadConfig(options: LoadOptions = {}): Config {
       })
       .join('\n');
   }
+  const alternateChains = parsed.ca.alternateChains.map((file) => {
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`ca.alternateChains: ${file} cannot be read (${(err as NodeJS.ErrnoException).code}); give a PEM file of the cross-signed issuer and the certificates above it`);
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`ca.alternateChains: ${file} holds no PEM certificate`);
+    return { file, pem };
+  });
   if (parsed.workers > 1 && !parsed.databaseUrl) {
     throw new ConfigError(`workers: ${parsed.workers} processes need a Postgres server (--database-url): the embedded database can be opened by one process only`);
   }
@@ -183,7 +198,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     dataDir: path.resolve(parsed.dataDir),
     baseUrl,
     configFile,
-    ca: { ...parsed.ca, passphrase, maxValidity },
+    ca: { ...parsed.ca, passphrase, maxValidity, alternateChains },
   };
 }
 

@@ -34,6 +34,8 @@ export interface Order {
   createdAt: Date;
   /** RFC 9773 §5: the certID of the certificate this order replaces. */
   replaces: string | null;
+  /** draft-ietf-acme-profiles §4: the profile (acme.profiles) it is issued under; null = built-in. */
+  profile: string | null;
 }
 
 export interface Challenge {

@@ -58,7 +58,7 @@ export async function loadCa(config: Config, log: Logger, clock: Clock): Promise
   }
   const passphrase = config.ca.passphrase ?? devPassphrase(caDir);
   const hierarchy = loadHierarchy(caDir, passphrase);
-  const ca = await CertificateAuthority.create(hierarchy, new AcmeUrls(config.baseUrl));
+  const ca = await CertificateAuthority.create(hierarchy, new AcmeUrls(config.baseUrl), config.ca.alternateChains);
   return { ca, ocspStore: new OcspSignerStore(caDir, passphrase) };
 }
 

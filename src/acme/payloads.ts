@@ -23,6 +23,8 @@ export const newOrderPayload = z.object({
   notAfter: z.string().optional(),
   /** RFC 9773 §5: the certID of the certificate this order replaces. */
   replaces: z.string().max(200).optional(),
+  /** draft-ietf-acme-profiles §4: the name of one of the directory's meta.profiles. */
+  profile: z.string().max(200).optional(),
 });
 
 /** RFC 8555 §7.4.1: pre-authorization names one identifier. */

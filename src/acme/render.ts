@@ -23,6 +23,8 @@ export function renderOrder(o: Order, urls: AcmeUrls, now: Date) {
     identifiers: o.identifiers,
     ...(o.notBefore ? { notBefore: o.notBefore.toISOString() } : {}),
     ...(o.notAfter ? { notAfter: o.notAfter.toISOString() } : {}),
+    // draft-ietf-acme-profiles §4: the profile the certificate is issued under.
+    ...(o.profile ? { profile: o.profile } : {}),
     ...(o.error ? { error: o.error } : {}),
     authorizations: o.authzIds.map(urls.authz),
     finalize: urls.finalize(o.id),

@@ -18,6 +18,8 @@ export const paths = {
   authz: '/acme/authz/:id',
   challenge: '/acme/chall/:id',
   certificate: '/acme/cert/:serial',
+  /** RFC 8555 §7.4.2: alternate chain n (1, 2, …) of a certificate, linked rel="alternate". */
+  certificateChain: '/acme/cert/:serial/:chain',
   roots: '/ca/roots.pem',
   intermediates: '/ca/intermediates.pem',
   // Revocation status, written into every certificate (RFC 5280 §4.2.1.13, §4.2.2.1): keep stable.
@@ -65,6 +67,7 @@ export class AcmeUrls {
   authz = (id: string) => this.u(paths.authz, id);
   challenge = (id: string) => this.u(paths.challenge, id);
   certificate = (serial: string) => this.u(paths.certificate, serial);
+  certificateChain = (serial: string, chain: number) => `${this.certificate(serial)}/${chain}`;
   get issuerCert() {
     return this.u(paths.issuerCert);
   }

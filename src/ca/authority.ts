@@ -7,6 +7,7 @@ import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
 import { OID } from '../pki/oids.js';
 import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
+import { checkAlternateChains } from './alternate-chains.js';
 import { signCrl, type CrlContent } from './crl.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
@@ -35,6 +36,18 @@ export interface LeafRequest {
    */
   profile: 'server' | 'device';
   privacy?: boolean;
+  /**
+   * How a server certificate departs from the built-in profile, from the order's acme.profiles
+   * entry (draft-ietf-acme-profiles); absent: EKU serverAuth + clientAuth, keyEncipherment for
+   * RSA keys, CN the first DNS name. Device certificates keep their own profile.
+   */
+  usage?: CertificateUsage;
+}
+
+export interface CertificateUsage {
+  extendedKeyUsage: readonly ('serverAuth' | 'clientAuth')[];
+  keyEncipherment: boolean;
+  omitCommonName: boolean;
 }
 
 export interface OcspSignerRequest {
@@ -54,9 +67,13 @@ export class CertificateAuthority {
     /** Stable name of this issuer in URLs: 16 hex digits of SHA-256 over its SubjectPublicKeyInfo. */
     readonly issuerId: string,
     private readonly statusExtensions: InstanceType<typeof x509.Extension>[],
+    /** PEM of each alternate chain (ca.alternateChains): what follows a leaf at the certificate URL + "/n". */
+    readonly alternateChainsPem: readonly string[],
   ) {}
 
-  static async create(hierarchy: Hierarchy, urls: StatusUrls): Promise<CertificateAuthority> {
+  /** `alternateChains`: the ca.alternateChains files, checked against the issuer here (ca/alternate-chains.ts). */
+  static async create(hierarchy: Hierarchy, urls: StatusUrls, alternateChains: readonly { file: string; pem: string }[] = []): Promise<CertificateAuthority> {
+    const alternateChainsPem = checkAlternateChains(Buffer.from(hierarchy.issuerCert.rawData), alternateChains);
     const signer = await toSigningKey(hierarchy.issuerKey);
     const issuerSpki = createPublicKey(hierarchy.issuerKey).export({ type: 'spki', format: 'der' });
     const issuerPublic = await x509.PublicKey.create(issuerSpki);
@@ -66,7 +83,7 @@ export class CertificateAuthority {
       new x509.CRLDistributionPointsExtension([urls.crl(issuerId)], false),
       new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp, caIssuers: urls.issuerCert }, false),
     ];
-    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions);
+    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions, alternateChainsPem);
   }
 
   get rootsPem(): string {
@@ -102,8 +119,11 @@ export class CertificateAuthority {
   async issue(req: LeafRequest): Promise<Buffer> {
     const publicKey = await x509.PublicKey.create(req.spki);
     const keyType = createPublicKey({ key: req.spki, format: 'der', type: 'spki' }).asymmetricKeyType;
-    // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange).
-    const usages = x509.KeyUsageFlags.digitalSignature | (keyType === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
+    const usage = req.profile === 'server' ? req.usage : undefined;
+    // RFC 5280 §4.2.1.3: key encipherment only makes sense for RSA keys (TLS RSA key exchange);
+    // a profile may leave it out, as Let's Encrypt's do since TLS 1.3 has no RSA key exchange.
+    const encipherment = keyType === 'rsa' && (usage?.keyEncipherment ?? true);
+    const usages = x509.KeyUsageFlags.digitalSignature | (encipherment ? x509.KeyUsageFlags.keyEncipherment : 0);
     const { subject, san, eku } = req.profile === 'device' ? await deviceNames(req) : serverNames(req);
     return this.sign(req, subject, publicKey, [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -165,11 +185,13 @@ export class CertificateAuthority {
 type Names = { subject: { CN: string[] }[]; san: InstanceType<typeof x509.Extension> | undefined; eku: string[] };
 
 function serverNames(req: LeafRequest): Names {
-  const firstDns = req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
+  // CA/B Forum BR §7.1.4.3: the CN is optional and, when present, one of the SANs.
+  const firstDns = req.usage?.omitCommonName ? undefined : req.identifiers.find((i) => i.type === 'dns' && i.value.length <= 64);
   // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
   const subject = firstDns ? [{ CN: [firstDns.value] }] : [];
   const names = req.identifiers.map((i) => ({ type: i.type === 'ip' ? 'ip' : 'dns', value: i.value }) as const);
-  return { subject, san: new x509.SubjectAlternativeNameExtension(names, subject.length === 0), eku: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] };
+  const eku = (req.usage?.extendedKeyUsage ?? ['serverAuth', 'clientAuth']).map((u) => x509.ExtendedKeyUsage[u]);
+  return { subject, san: new x509.SubjectAlternativeNameExtension(names, subject.length === 0), eku };
 }
 
 async function deviceNames(req: LeafRequest): Promise<Names> {

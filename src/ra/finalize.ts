@@ -14,6 +14,7 @@ import { orderById } from '../sa/orders.js';
 import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
 import { identifierKey, isDeviceIdentifier } from './identifiers.js';
+import { profileConfig } from './profiles.js';
 import { takeLimit } from './rate-limits.js';
 import { certificateWindow } from './validity.js';
 
@@ -23,6 +24,8 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   if (order.accountId !== account.id) throw new AcmeError('unauthorized', 'this order belongs to another account');
   const status = effectiveOrderStatus(order, ctx.clock.now());
   if (status !== 'ready') throw new AcmeError('orderNotReady', `order is ${status}, not ready: ${status === 'pending' ? 'answer its challenges first' : 'it cannot be finalized again'}`);
+  // draft-ietf-acme-profiles §4: a profile the CA no longer issues under is invalidProfile.
+  profileConfig(ctx.config, order.profile);
 
   if (!/^[A-Za-z0-9_-]+$/.test(csrB64)) throw new AcmeError('badCSR', 'csr is not base64url without padding (RFC 8555 §7.4)');
   const der = Buffer.from(csrB64, 'base64url');
@@ -42,7 +45,7 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
   // What issue() would read back from the order just claimed, and the CSR already parsed.
-  await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter }, csr });
+  await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr });
   return (await orderById(ctx.db, order.id))!;
 }
 
@@ -143,6 +146,14 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
     await failIssuance(ctx.db, orderId, new AcmeError('badCSR', (err as Error).message).toProblem());
     return;
   }
+  let profile: ReturnType<typeof profileConfig>;
+  try {
+    profile = profileConfig(ctx.config, req.profile);
+  } catch (err) {
+    if (!(err instanceof AcmeError)) throw err;
+    await failIssuance(ctx.db, orderId, err.toProblem());
+    return;
+  }
   const now = ctx.clock.now();
   const device = req.identifiers.some(isDeviceIdentifier);
   // The order's notBefore/notAfter when it asked for them (RFC 8555 §7.4), else the configured validity.
@@ -164,6 +175,7 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
     notAfter,
     profile: device ? 'device' : 'server',
     privacy: device && ctx.config.deviceAttest.privacyPreserving,
+    usage: profile,
   });
   const stored = await storeCertificate(ctx.db, {
     serial,
@@ -178,7 +190,7 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
     attestationId,
   });
   ctx.log.info(
-    { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, notBefore, notAfter, attestation: attestationId ?? undefined, stored },
+    { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, profile: req.profile ?? undefined, notBefore, notAfter, attestation: attestationId ?? undefined, stored },
     stored ? 'certificate issued' : 'certificate signed but the order was finished elsewhere; serial left unused',
   );
 }

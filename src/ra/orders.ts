@@ -12,6 +12,7 @@ import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
 import { checkReplaces } from './replaces.js';
 import { enforceNamePolicy } from './policy.js';
+import { enforceProfileIdentifiers, selectProfile } from './profiles.js';
 import { checkPendingAuthorizations, takeLimit } from './rate-limits.js';
 import { requestedWindow } from './validity.js';
 
@@ -67,12 +68,16 @@ export interface NewOrderRequest {
   notAfter?: string | undefined;
   /** RFC 9773 §5: the certID of the certificate this order replaces. */
   replaces?: string | undefined;
+  /** draft-ietf-acme-profiles §4: one of the directory's meta.profiles. */
+  profile?: string | undefined;
 }
 
 export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRequest): Promise<Order> {
   const identifiers = checkIdentifiers(req.identifiers, { devices: ctx.config.deviceAttest.formats.length > 0, allowlist: ctx.config.deviceAttest.allowlist });
   enforceNamePolicy(ctx.config.policy, identifiers);
-  const window = requestedWindow(ctx.config, req, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
+  const profile = selectProfile(ctx.config, req.profile);
+  enforceProfileIdentifiers(ctx.config, profile, identifiers);
+  const window = requestedWindow(ctx.config, { ...req, profile }, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
   const wanted = identifiers.map(authorizationFor);
   if (req.replaces !== undefined) await checkReplaces(ctx, account, req.replaces, identifiers);
   const create = async (reusable: Map<string, Reusable>): Promise<Order> => {
@@ -90,6 +95,7 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
       notAfter: window.notAfter,
       createdAt: now,
       replaces: req.replaces ?? null,
+      profile,
       authorizations: wanted.map((w) => {
         const reused = reusable.get(reuseKey(w));
         return reused ? { reuse: reused.id } : freshAuthorization(w.identifier, authzExpires, w.wildcard);
@@ -118,7 +124,7 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
     order = await createOnce(new Map());
   }
   ctx.log.info(
-    { audit: 'order-created', account: account.id, order: order.id, identifiers, status: order.status, replaces: order.replaces ?? undefined, notBefore: window.notBefore ?? undefined, notAfter: window.notAfter ?? undefined },
+    { audit: 'order-created', account: account.id, order: order.id, identifiers, status: order.status, replaces: order.replaces ?? undefined, profile: profile ?? undefined, notBefore: window.notBefore ?? undefined, notAfter: window.notAfter ?? undefined },
     'order created',
   );
   return order;

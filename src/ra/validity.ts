@@ -31,15 +31,30 @@ const SECOND = 1000;
 const iso = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
 const human = (ms: number): string => (ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${Math.round(ms / 1000)}s`);
 
-/** The longest window a client may ask for: ca.maxValidity, or deviceAttest.certValidity for device certificates. */
-const maxValidity = (config: Config, device: boolean): number => (device ? config.deviceAttest.certValidity : config.ca.maxValidity);
+/** Which profile's limits apply: the order's (acme.profiles), null for the built-in ones. */
+export interface ProfileRef {
+  profile?: string | null | undefined;
+}
+
+/**
+ * The validity a certificate gets without a requested notAfter, and the longest window a client
+ * may ask for, with the key that sets it. Device certificates: deviceAttest.certValidity, whatever
+ * the profile. Others: the profile's validity when it has one, fixing both (checked against
+ * ca.maxValidity when the config is loaded), else ca.certValidity up to ca.maxValidity.
+ */
+export function validityLimits(config: Config, ref: ProfileRef, device: boolean): { validity: number; max: number; key: string } {
+  if (device) return { validity: config.deviceAttest.certValidity, max: config.deviceAttest.certValidity, key: 'deviceAttest.certValidity' };
+  const profile = ref.profile ? config.acme.profiles[ref.profile] : undefined;
+  if (profile?.validity !== undefined) return { validity: profile.validity, max: profile.validity, key: `acme.profiles.${ref.profile}.validity` };
+  return { validity: config.ca.certValidity, max: config.ca.maxValidity, key: 'ca.maxValidity' };
+}
 
 /**
  * Checks a newOrder's notBefore/notAfter against policy and returns them as the certificate will
  * carry them: fractions of a second are rounded inwards, so the certificate never covers more
  * than was asked. Every refusal is malformed and says what would be accepted.
  */
-export function requestedWindow(config: Config, req: { notBefore?: string | undefined; notAfter?: string | undefined }, device: boolean, now: Date, issuerNotAfter: Date): Window {
+export function requestedWindow(config: Config, req: { notBefore?: string | undefined; notAfter?: string | undefined } & ProfileRef, device: boolean, now: Date, issuerNotAfter: Date): Window {
   const parse = (field: 'notBefore' | 'notAfter', round: (ms: number) => number): number | null => {
     const text = req[field];
     if (text === undefined) return null;
@@ -62,9 +77,9 @@ export function requestedWindow(config: Config, req: { notBefore?: string | unde
     if (notAfter <= t) throw new AcmeError('malformed', `notAfter ${iso(notAfter)} is not in the future`);
     const from = notBefore ?? t - backdate;
     if (notAfter <= from) throw new AcmeError('malformed', `notAfter ${iso(notAfter)} is not after notBefore ${iso(from)}`);
-    const max = maxValidity(config, device);
+    const { max, key } = validityLimits(config, req, device);
     if (notAfter - from > max) {
-      throw new AcmeError('malformed', `notAfter - notBefore is ${human(notAfter - from)}, more than the ${human(max)} this CA issues (${device ? 'deviceAttest.certValidity' : 'ca.maxValidity'})`);
+      throw new AcmeError('malformed', `notAfter - notBefore is ${human(notAfter - from)}, more than the ${human(max)} this CA issues (${key})`);
     }
   }
   return { notBefore: notBefore === null ? null : new Date(notBefore), notAfter: notAfter === null ? null : new Date(notAfter) };
@@ -73,11 +88,11 @@ export function requestedWindow(config: Config, req: { notBefore?: string | unde
 /**
  * The window a certificate gets when it is signed at `now`: the order's requested bounds where it
  * has them, else notBefore = now - ca.backdate and notAfter = now (or the requested notBefore) +
- * the configured validity; notAfter never past the issuer's. Undefined when nothing of the
+ * the validity of the order's profile (validityLimits); notAfter never past the issuer's. Undefined when nothing of the
  * window is left (the requested notAfter has passed).
  */
-export function certificateWindow(config: Config, order: Window, device: boolean, now: Date, issuerNotAfter: Date): { notBefore: Date; notAfter: Date } | undefined {
-  const validity = device ? config.deviceAttest.certValidity : config.ca.certValidity;
+export function certificateWindow(config: Config, order: Window & ProfileRef, device: boolean, now: Date, issuerNotAfter: Date): { notBefore: Date; notAfter: Date } | undefined {
+  const { validity } = validityLimits(config, order, device);
   const notBefore = order.notBefore ?? new Date(now.getTime() - config.ca.backdate);
   const wanted = order.notAfter?.getTime() ?? (order.notBefore ?? now).getTime() + validity;
   const notAfter = new Date(Math.min(wanted, issuerNotAfter.getTime()));

@@ -35,15 +35,17 @@ export interface IssuanceRequest {
   identifiers: Identifier[];
   notBefore: Date | null;
   notAfter: Date | null;
+  /** The order's profile (draft-ietf-acme-profiles), or null for the built-in one. */
+  profile: string | null;
 }
 
 export async function issuanceRequest(db: Db, orderId: string): Promise<IssuanceRequest | undefined> {
-  const { rows } = await db.query<{ account_id: string; csr: Buffer; identifiers: Identifier[]; not_before: Date | null; not_after: Date | null }>(
-    `SELECT account_id, csr, identifiers, not_before, not_after FROM orders WHERE id = $1 AND status = 'processing'`,
+  const { rows } = await db.query<{ account_id: string; csr: Buffer; identifiers: Identifier[]; not_before: Date | null; not_after: Date | null; profile: string | null }>(
+    `SELECT account_id, csr, identifiers, not_before, not_after, profile FROM orders WHERE id = $1 AND status = 'processing'`,
     [orderId],
   );
   const r = rows[0];
-  return r && { accountId: r.account_id, csr: r.csr, identifiers: r.identifiers, notBefore: r.not_before, notAfter: r.not_after };
+  return r && { accountId: r.account_id, csr: r.csr, identifiers: r.identifiers, notBefore: r.not_before, notAfter: r.not_after, profile: r.profile };
 }
 
 /** Records a serial before anything is signed with it. The primary key rejects a repeat. */

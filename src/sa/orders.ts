@@ -14,10 +14,11 @@ interface OrderRow {
   authz_ids: string[] | null;
   certificate_serial: string | null;
   replaces: string | null;
+  profile: string | null;
 }
 
 const ORDER_SELECT = `
-  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at, o.replaces,
+  SELECT o.id, o.account_id, o.status, o.expires_at, o.identifiers, o.not_before, o.not_after, o.error, o.created_at, o.replaces, o.profile,
          (SELECT array_agg(oa.authz_id ORDER BY oa.position) FROM order_authorizations oa WHERE oa.order_id = o.id) AS authz_ids,
          (SELECT c.serial FROM certificates c WHERE c.order_id = o.id) AS certificate_serial
   FROM orders o`;
@@ -35,6 +36,7 @@ const toOrder = (r: OrderRow): Order => ({
   certificateSerial: r.certificate_serial,
   createdAt: r.created_at,
   replaces: r.replaces,
+  profile: r.profile,
 });
 
 export async function orderById(db: Queryable, id: string): Promise<Order | undefined> {
@@ -156,6 +158,8 @@ export interface NewOrder {
   authorizations: (NewAuthorization | ReusedAuthorization)[];
   /** RFC 9773 §5: the certID of the certificate this order replaces (checked by ra/replaces.ts). */
   replaces?: string | null;
+  /** draft-ietf-acme-profiles: the profile it is issued under (ra/profiles.ts), null = built-in. */
+  profile?: string | null;
 }
 
 /** A reused authorization stopped being valid between the lookup and the order's creation. */
@@ -213,8 +217,8 @@ async function insertOrderRows(q: Queryable, o: NewOrder): Promise<void> {
   const links = o.authorizations.map((a) => ('reuse' in a ? a.reuse : a.id));
   await q.query(
     `WITH new_order AS (
-       INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces)
-       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8)),
+       INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces, profile)
+       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $19)),
      new_authzs AS (
        INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
        SELECT id, $2, type, value, wildcard, 'pending', expires_at, $7
@@ -224,7 +228,7 @@ async function insertOrderRows(q: Queryable, o: NewOrder): Promise<void> {
        SELECT id, authz_id, type, token, 'pending' FROM unnest($14::text[], $15::text[], $16::text[], $17::text[]) AS t (id, authz_id, type, token))
      INSERT INTO order_authorizations (order_id, authz_id, position)
      SELECT $1, authz_id, position - 1 FROM unnest($18::text[]) WITH ORDINALITY AS t (authz_id, position)`,
-    [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, ...authzColumns(fresh), ...challengeColumns(fresh), links],
+    [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, ...authzColumns(fresh), ...challengeColumns(fresh), links, o.profile ?? null],
   );
 }
 
@@ -252,6 +256,7 @@ export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
     certificateSerial: null,
     createdAt: o.createdAt,
     replaces: o.replaces ?? null,
+    profile: o.profile ?? null,
   });
   // The common case, all authorizations new and nothing replaced: one statement.
   if (reused.length === 0 && !o.replaces) {

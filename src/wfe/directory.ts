@@ -21,6 +21,8 @@ export function mountDirectory(app: Router, ctx: RaContext): void {
       ...(acme.website ? { website: acme.website } : {}),
       caaIdentities: acme.caaIdentities,
       externalAccountRequired: acme.externalAccountBinding === 'required',
+      // draft-ietf-acme-profiles §3: profile name → description; absent when none are configured.
+      ...(Object.keys(acme.profiles).length ? { profiles: Object.fromEntries(Object.entries(acme.profiles).map(([name, p]) => [name, p.description])) } : {}),
     },
   };
   app.get(paths.directory, (_req, res) => {

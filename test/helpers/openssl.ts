@@ -34,3 +34,8 @@ export function opensslSans(pem: string): string[] {
     .filter(Boolean)
     .sort();
 }
+
+/** `openssl x509 -text` of the first certificate in a PEM text. */
+export function opensslText(pem: string): string {
+  return withFiles({ 'cert.pem': pem }, (dir) => execFileSync('openssl', ['x509', '-in', path.join(dir, 'cert.pem'), '-noout', '-text'], { encoding: 'utf8' }));
+}
