@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Db, Queryable, QueryResult } from './db.js';
 
@@ -18,8 +19,22 @@ export function openPostgres(connectionString: string, options: { max?: number }
   // would crash the process. The next query gets a fresh connection.
   pool.on('error', () => {});
 
+  // A short stable name per statement text (a hash: Postgres caps names at 63 bytes).
+  const names = new Map<string, string>();
+  const statementName = (sql: string): string => {
+    let name = names.get(sql);
+    if (!name) {
+      name = `s${createHash('sha256').update(sql).digest('base64url').slice(0, 22)}`;
+      names.set(sql, name);
+    }
+    return name;
+  };
   const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const res = await client.query(sql, params as unknown[] | undefined);
+    // A named statement is parsed and planned once per connection, then only bound and run:
+    // without a name, Postgres parses and plans every execution, which on the short statements
+    // of the ACME hot path costs more than running them. Every statement text here is a
+    // constant of sa/, so the set of names per connection stays small.
+    const res = await client.query({ name: statementName(sql), text: sql, values: params as unknown[] | undefined });
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
   };
 
