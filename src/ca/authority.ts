@@ -7,7 +7,8 @@ import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
 import { OID } from '../pki/oids.js';
 import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
-import { signCrl, type CrlContent } from './crl.js';
+import { certificateFields } from '../pki/der.js';
+import { signCrl, type CrlContent, type CrlSigner } from './crl.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
 
@@ -54,6 +55,7 @@ export class CertificateAuthority {
     /** Stable name of this issuer in URLs: 16 hex digits of SHA-256 over its SubjectPublicKeyInfo. */
     readonly issuerId: string,
     private readonly statusExtensions: InstanceType<typeof x509.Extension>[],
+    private readonly crlSigner: CrlSigner,
   ) {}
 
   static async create(hierarchy: Hierarchy, urls: StatusUrls): Promise<CertificateAuthority> {
@@ -66,7 +68,10 @@ export class CertificateAuthority {
       new x509.CRLDistributionPointsExtension([urls.crl(issuerId)], false),
       new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp, caIssuers: urls.issuerCert }, false),
     ];
-    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions);
+    // The issuer's Name goes into the CRL as its certificate spells it, so that relying parties
+    // match the CRL to the certificate byte for byte (RFC 5280 §5.1.2.3, §7.1).
+    const crlSigner: CrlSigner = { issuerName: certificateFields(new Uint8Array(hierarchy.issuerCert.rawData)).subject, aki: Buffer.from(aki.rawData), key: hierarchy.issuerKey };
+    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions, crlSigner);
   }
 
   get rootsPem(): string {
@@ -158,7 +163,7 @@ export class CertificateAuthority {
 
   /** A CRL of this issuer (RFC 5280 §5), signed by the intermediate's key. */
   signCrl(content: CrlContent): Promise<Buffer> {
-    return signCrl({ issuer: this.hierarchy.issuerCert.subjectName, aki: this.aki, signingKey: this.signer.cryptoKey, algorithm: this.signer.algorithm }, content);
+    return signCrl(this.crlSigner, content);
   }
 }
 
