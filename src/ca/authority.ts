@@ -7,8 +7,9 @@ import { x509 } from '../pki/x509.js';
 import type { Identifier } from '../core.js';
 import { OID } from '../pki/oids.js';
 import { generalNames, hardwareModuleName, permanentIdentifierName } from '../pki/othernames.js';
+import { certificateFields } from '../pki/der.js';
 import { checkAlternateChains } from './alternate-chains.js';
-import { signCrl, type CrlContent } from './crl.js';
+import { signCrl, type CrlContent, type CrlSigner } from './crl.js';
 import { type Hierarchy } from './hierarchy.js';
 import { toSigningKey } from './keys.js';
 
@@ -69,6 +70,7 @@ export class CertificateAuthority {
     private readonly statusExtensions: InstanceType<typeof x509.Extension>[],
     /** PEM of each alternate chain (ca.alternateChains): what follows a leaf at the certificate URL + "/n". */
     readonly alternateChainsPem: readonly string[],
+    private readonly crlSigner: CrlSigner,
   ) {}
 
   /** `alternateChains`: the ca.alternateChains files, checked against the issuer here (ca/alternate-chains.ts). */
@@ -83,7 +85,10 @@ export class CertificateAuthority {
       new x509.CRLDistributionPointsExtension([urls.crl(issuerId)], false),
       new x509.AuthorityInfoAccessExtension({ ocsp: urls.ocsp, caIssuers: urls.issuerCert }, false),
     ];
-    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions, alternateChainsPem);
+    // The issuer's Name goes into the CRL as its certificate spells it, so that relying parties
+    // match the CRL to the certificate byte for byte (RFC 5280 §5.1.2.3, §7.1).
+    const crlSigner: CrlSigner = { issuerName: certificateFields(new Uint8Array(hierarchy.issuerCert.rawData)).subject, aki: Buffer.from(aki.rawData), key: hierarchy.issuerKey };
+    return new CertificateAuthority(hierarchy, signer, aki, issuerId, statusExtensions, alternateChainsPem, crlSigner);
   }
 
   get rootsPem(): string {
@@ -178,7 +183,7 @@ export class CertificateAuthority {
 
   /** A CRL of this issuer (RFC 5280 §5), signed by the intermediate's key. */
   signCrl(content: CrlContent): Promise<Buffer> {
-    return signCrl({ issuer: this.hierarchy.issuerCert.subjectName, aki: this.aki, signingKey: this.signer.cryptoKey, algorithm: this.signer.algorithm }, content);
+    return signCrl(this.crlSigner, content);
   }
 }
 

@@ -3,6 +3,7 @@
 // `openssl pkey -passin` reads, so operators can inspect or move them with standard tools.
 import { createPrivateKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
 import type { KeyType } from '../config-schema.js';
+import { OID } from '../pki/oids.js';
 
 export class KeyError extends Error {
   override name = 'KeyError';
@@ -51,6 +52,27 @@ export function signingAlgorithm(key: KeyObject): { importParams: webcrypto.EcKe
     return { importParams: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, sign: { name: 'RSASSA-PKCS1-v1_5' } };
   }
   throw new KeyError(`CA key type ${key.asymmetricKeyType} is not supported (use EC P-256/P-384 or RSA)`);
+}
+
+/**
+ * The same choice as signingAlgorithm, for structures ca/ encodes and signs itself with node:crypto
+ * (CRLs): the digest, and the signature AlgorithmIdentifier's OID and parameters. ECDSA has no
+ * parameters (RFC 5758 §3.2); sha256WithRSAEncryption has NULL ones (RFC 4055 §5).
+ */
+export interface X509Signature {
+  digest: 'sha256' | 'sha384';
+  oid: string;
+  nullParameters: boolean;
+}
+
+export function x509Signature(key: KeyObject): X509Signature {
+  const { importParams } = signingAlgorithm(key);
+  if (importParams.name === 'ECDSA') {
+    return (importParams as webcrypto.EcKeyImportParams).namedCurve === 'P-384'
+      ? { digest: 'sha384', oid: OID.ecdsaWithSHA384, nullParameters: false }
+      : { digest: 'sha256', oid: OID.ecdsaWithSHA256, nullParameters: false };
+  }
+  return { digest: 'sha256', oid: OID.sha256WithRSAEncryption, nullParameters: true };
 }
 
 export async function toSigningKey(key: KeyObject): Promise<{ cryptoKey: webcrypto.CryptoKey; algorithm: webcrypto.EcdsaParams | webcrypto.Algorithm }> {

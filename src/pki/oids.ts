@@ -29,9 +29,11 @@ export const OID = {
   sha256: '2.16.840.1.101.3.4.2.1',
   sha384: '2.16.840.1.101.3.4.2.2',
   sha512: '2.16.840.1.101.3.4.2.3',
-  // RFC 5280 §5.2.3 (cRLNumber). CRL Distribution Points, AIA and the reasonCode entry extension
-  // are built by @peculiar/x509 (CRLDistributionPointsExtension, AuthorityInfoAccessExtension).
+  // RFC 5280 §5.2.3 (cRLNumber), §5.3.1 (reasonCode, a CRL entry extension). CRL Distribution
+  // Points, AIA and the authority key identifier are built by @peculiar/x509
+  // (CRLDistributionPointsExtension, AuthorityInfoAccessExtension, AuthorityKeyIdentifierExtension).
   crlNumber: '2.5.29.20',
+  reasonCode: '2.5.29.21',
   // RFC 6960 §4.2.2.2 (id-kp-OCSPSigning), §4.2.2.2.1 (id-pkix-ocsp-nocheck), §4.2.1 (id-pkix-ocsp-basic),
   // §4.4.1 (id-pkix-ocsp-nonce)
   ocspSigning: '1.3.6.1.5.5.7.3.9',
