@@ -25,6 +25,20 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** A duration with no default: absent stays undefined (the caller derives it from another key). */
+const optionalDuration = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const ms = parseDuration(v);
+    if (ms === undefined || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 24h or 90d, got "${v}"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 0.0.0.0:8443 or [::1]:8443');
 const port = z.coerce.number().int().min(1, 'expected a port from 1 to 65535').max(65535, 'expected a port from 1 to 65535');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL such as https://ca.example.com' });
@@ -74,18 +88,7 @@ const profileSchema = z.strictObject({
   /** Shown to clients in the directory's meta.profiles. */
   description: z.string().min(1, 'expected a short description or a documentation URL, shown to clients in the directory'),
   /** notAfter - notBefore of the profile's certificates, and the longest window a newOrder may ask for. */
-  validity: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return undefined;
-      const ms = parseDuration(v);
-      if (ms === undefined || ms <= 0) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 24h or 90d, got "${v}"` });
-        return z.NEVER;
-      }
-      return ms;
-    }),
+  validity: optionalDuration,
   extendedKeyUsage: z
     .array(z.enum(extendedKeyUsages, { error: `expected some of ${extendedKeyUsages.join(', ')} (RFC 5280 §4.2.1.12)` }))
     .min(1, `expected at least one of ${extendedKeyUsages.join(', ')}`)
@@ -130,18 +133,7 @@ export const configSchema = z.strictObject({
       /** notBefore is set this far in the past, for clients whose clocks run slow. */
       backdate: duration('1m'),
       /** Longest notAfter - notBefore a newOrder may ask for (RFC 8555 §7.4); default certValidity. */
-      maxValidity: z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return undefined;
-          const ms = parseDuration(v);
-          if (ms === undefined || ms <= 0) {
-            ctx.addIssue({ code: 'custom', message: `expected a duration such as 24h or 90d, got "${v}"` });
-            return z.NEVER;
-          }
-          return ms;
-        }),
+      maxValidity: optionalDuration,
       /** How far in the future a newOrder's notBefore may be. */
       maxNotBeforeDelay: duration('7d'),
       /**

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { AcmeError } from '../src/errors.js';
 import { validateHttp01 } from '../src/va/http01.js';
 import { createResolver } from '../src/va/resolver.js';
 import { startTestDns, type TestDns } from './helpers/dns.js';
 import { freePort } from './helpers/net.js';
+import { problem } from './helpers/problem.js';
 
 const TOKEN = 'tok_abcdefghijklmnopqrstuvwxyz0123456789';
 const KEY_AUTH = `${TOKEN}.thumbprint_abcdefghijklmnopqrstuvwxyz01234`;
@@ -40,15 +40,6 @@ describe('http-01 validation', () => {
   const path = `/.well-known/acme-challenge/${TOKEN}`;
   const run = (value: string, type = 'dns', timeoutMs = 3000) =>
     validateHttp01({ type, value }, TOKEN, KEY_AUTH, { resolver: createResolver(dns.server, 1000), port, httpsPort, timeoutMs });
-  const problem = async (p: Promise<void>): Promise<AcmeError> => {
-    try {
-      await p;
-    } catch (err) {
-      assert.ok(err instanceof AcmeError, `an AcmeError, not ${String(err)}`);
-      return err;
-    }
-    assert.fail('validation should have failed');
-  };
 
   test('accepts the key authorization, with trailing whitespace tolerated, by name and by IP', async () => {
     routes.set(`ok.attestca.test${path}`, (_q, s) => s.end(`${KEY_AUTH}\r\n`));

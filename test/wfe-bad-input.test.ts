@@ -12,8 +12,8 @@ import { startTestDns, type TestDns } from './helpers/dns.js';
 import { issueCertificate } from './helpers/flow.js';
 import { startHttp01Responder } from './helpers/net.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { ACME_ERROR, assertProblem as assertSharedProblem, type Problem as SharedProblem } from './helpers/problem.js';
 
-const ACME_ERROR = 'urn:ietf:params:acme:error:';
 const DOMAIN = 'bad-input.attestca.test';
 const names = { pending: `pending.${DOMAIN}`, a: `a.${DOMAIN}`, b: `b.${DOMAIN}`, c: `c.${DOMAIN}`, issued: `issued.${DOMAIN}` };
 
@@ -51,28 +51,15 @@ async function csrWithGarbageSan(): Promise<string> {
   return b64u(Buffer.from(csr.rawData));
 }
 
-interface Problem {
-  type: string;
-  status: number;
-  detail: string;
-  subproblems?: { type: string; detail: string; identifier?: { type: string; value: string } }[];
-  algorithms?: string[];
-}
+type Problem = SharedProblem & { algorithms?: string[] };
 
-/** Every error leaves as one problem document with a fresh nonce; returns the parsed problem. */
+/** The shared problem checks, and with `seenNonces` that each response's nonce is a new one. */
 function assertProblem(r: HttpResult, type: string, status: number, seenNonces?: Set<string>): Problem {
-  assert.equal(r.status, status, `HTTP status; body: ${r.text}`);
-  assert.match(String(r.headers['content-type']), /^application\/problem\+json(;|$)/, `Content-Type; body: ${r.text}`);
-  const p = r.json as Problem;
-  assert.equal(p?.type, ACME_ERROR + type, `problem type; body: ${r.text}`);
-  assert.equal(p.status, status, 'problem status member (RFC 7807 §3.1)');
-  assert.equal(typeof p.detail, 'string');
-  const nonce = r.headers['replay-nonce'];
-  assert.equal(typeof nonce, 'string', 'every error response carries a Replay-Nonce (RFC 8555 §6.5)');
-  assert.match(nonce as string, /^[A-Za-z0-9_-]{16,}$/);
+  const p = assertSharedProblem(r, type, status) as Problem;
   if (seenNonces) {
-    assert.ok(!seenNonces.has(nonce as string), 'each response carries a new nonce');
-    seenNonces.add(nonce as string);
+    const nonce = r.headers['replay-nonce'] as string;
+    assert.ok(!seenNonces.has(nonce), 'each response carries a new nonce');
+    seenNonces.add(nonce);
   }
   return p;
 }
