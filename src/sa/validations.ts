@@ -12,24 +12,25 @@ import type { Db, Queryable } from './db.js';
  * when the challenge was not in that state (already processing, or finished), or when another
  * challenge of its authorization was already tried: one attempt per authorization (RFC 8555
  * §7.1.6, a failed challenge makes the authorization invalid).
+ *
+ * One statement: the guarded UPDATE of the authorization's `attempted` flag decides. Two
+ * siblings started at once both try to set it; the row lock makes the second wait, and
+ * Postgres re-checks its WHERE against the row the first left (attempted), so only one
+ * challenge moves. The challenge's own guard (still pending) keeps a repeat from moving it.
  */
 export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date, payload: string | null = null): Promise<boolean> {
-  return db.transaction(async (tx) => {
-    // Lock the authorization first. The NOT EXISTS below reads the sibling challenges, and two
-    // siblings started at once would each see the other still pending and both start (write
-    // skew under READ COMMITTED). The lock serialises them, and the UPDATE, a new statement,
-    // sees the sibling that won.
-    const authz = await tx.query('SELECT a.id FROM authorizations a JOIN challenges c ON c.authz_id = a.id WHERE c.id = $1 FOR UPDATE OF a', [challengeId]);
-    if (authz.rows.length !== 1) return false;
-    const { rowCount } = await tx.query(
-      `UPDATE challenges c SET status = 'processing', lease_until = $3, attempts = attempts + 1, payload = $4
-       FROM authorizations a
-       WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.status = 'pending' AND a.expires_at > $2
-         AND NOT EXISTS (SELECT 1 FROM challenges o WHERE o.authz_id = c.authz_id AND o.status <> 'pending')`,
-      [challengeId, now, leaseUntil, payload],
-    );
-    return rowCount === 1;
-  });
+  const { rowCount } = await db.query(
+    `WITH claimed AS (
+       UPDATE authorizations a SET attempted = true
+       FROM challenges c
+       WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id
+         AND a.status = 'pending' AND a.expires_at > $2 AND NOT a.attempted
+       RETURNING a.id)
+     UPDATE challenges SET status = 'processing', lease_until = $3, attempts = attempts + 1, payload = $4
+     WHERE id = $1 AND status = 'pending' AND authz_id IN (SELECT id FROM claimed)`,
+    [challengeId, now, leaseUntil, payload],
+  );
+  return rowCount === 1;
 }
 
 /**
@@ -72,25 +73,35 @@ export type ValidationOutcome = { status: 'valid'; authzExpiresAt?: Date | undef
  */
 export async function finishValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date, evidence?: Evidence): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const ch = await tx.query<{ authz_id: string }>(
-      `UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL, payload = NULL
-       WHERE id = $1 AND status = 'processing' RETURNING authz_id`,
-      [challengeId, outcome.status, outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null, outcome.status === 'valid' ? now : null],
+    // Lock the waiting orders first, in id order, as every transaction that touches orders and
+    // authorizations does: two authorizations of one order finishing at once then cannot both
+    // miss the other's result (write skew under READ COMMITTED).
+    await tx.query(
+      `SELECT id FROM orders WHERE id IN (SELECT oa.order_id FROM order_authorizations oa JOIN challenges c ON c.authz_id = oa.authz_id WHERE c.id = $1)
+       ORDER BY id FOR UPDATE`,
+      [challengeId],
     );
-    const authzId = ch.rows[0]?.authz_id;
+    // The challenge and its authorization in one statement; the authorization changes only if
+    // the challenge was still processing (the CTE's row is the join's only source).
+    const { rows } = await tx.query<{ authz_id: string }>(
+      `WITH ch AS (
+         UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL, payload = NULL
+         WHERE id = $1 AND status = 'processing' RETURNING authz_id),
+       az AS (
+         UPDATE authorizations a SET status = $2, expires_at = COALESCE($5, a.expires_at)
+         FROM ch WHERE a.id = ch.authz_id AND a.status = 'pending')
+       SELECT authz_id FROM ch`,
+      [
+        challengeId,
+        outcome.status,
+        outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null,
+        outcome.status === 'valid' ? now : null,
+        outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
+      ],
+    );
+    const authzId = rows[0]?.authz_id;
     if (!authzId) return false;
     if (evidence && outcome.status === 'valid') await insertEvidence(tx, authzId, challengeId, evidence, now);
-    // Lock the waiting orders first, in id order, so that two authorizations of one order
-    // finishing at once cannot both miss the other's result (write skew under READ COMMITTED).
-    await tx.query(
-      `SELECT id FROM orders WHERE id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1) ORDER BY id FOR UPDATE`,
-      [authzId],
-    );
-    await tx.query(`UPDATE authorizations SET status = $2, expires_at = COALESCE($3, expires_at) WHERE id = $1 AND status = 'pending'`, [
-      authzId,
-      outcome.status,
-      outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
-    ]);
     await settleOrders(tx, authzId, now, outcome.status === 'invalid' ? outcome.error : undefined);
     return true;
   });
