@@ -8,11 +8,11 @@
 // whole list goes through asn1-schema): about 7 s for 10,000 revoked certificates, minutes for
 // 100,000, with the event loop blocked throughout. Each entry here is encoded once and the list
 // joined once, so the time is linear in the entries.
-import { constants, sign, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { revocationReasons } from '../core.js';
 import { bitString, enumerated, explicit, integer, integerFromHex, NULL, octetString, oid, sequence, time } from '../pki/der-write.js';
 import { OID } from '../pki/oids.js';
-import { x509Signature } from './keys.js';
+import { signAsync, x509Signature } from './keys.js';
 
 export interface CrlEntry {
   /** Lowercase hex, as stored. */
@@ -94,13 +94,4 @@ export async function signCrl(signer: CrlSigner, content: CrlContent): Promise<B
   ]);
   const signature = await signAsync(alg.digest, tbs, signer.key);
   return sequence([tbs, algorithm, bitString(signature)]);
-}
-
-/**
- * node:crypto's sign, run on the thread pool rather than the event loop. ECDSA signatures come as
- * the DER Ecdsa-Sig-Value X.509 wants (RFC 5758 §3.2), not as r‖s; RSA is PKCS #1 v1.5 (RFC 8017 §8.2).
- */
-function signAsync(digest: string, data: Buffer, key: KeyObject): Promise<Buffer> {
-  const options = key.asymmetricKeyType === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' as const };
-  return new Promise((resolve, reject) => sign(digest, data, options, (err, signature) => (err ? reject(err) : resolve(signature))));
 }

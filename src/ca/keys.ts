@@ -1,7 +1,7 @@
 // CA key material: generation, encryption at rest, and loading into a signing key.
 // Private keys are stored as encrypted PKCS #8 (RFC 5958, PBES2 with AES-256-CBC), the form
 // `openssl pkey -passin` reads, so operators can inspect or move them with standard tools.
-import { createPrivateKey, generateKeyPairSync, webcrypto, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, generateKeyPairSync, sign, webcrypto, type KeyObject } from 'node:crypto';
 import type { KeyType } from '../config-schema.js';
 import { OID } from '../pki/oids.js';
 
@@ -56,7 +56,7 @@ export function signingAlgorithm(key: KeyObject): { importParams: webcrypto.EcKe
 
 /**
  * The same choice as signingAlgorithm, for structures ca/ encodes and signs itself with node:crypto
- * (CRLs): the digest, and the signature AlgorithmIdentifier's OID and parameters. ECDSA has no
+ * (CRLs, end-entity certificates): the digest, and the signature AlgorithmIdentifier's OID and parameters. ECDSA has no
  * parameters (RFC 5758 §3.2); sha256WithRSAEncryption has NULL ones (RFC 4055 §5).
  */
 export interface X509Signature {
@@ -73,6 +73,15 @@ export function x509Signature(key: KeyObject): X509Signature {
       : { digest: 'sha256', oid: OID.ecdsaWithSHA256, nullParameters: false };
   }
   return { digest: 'sha256', oid: OID.sha256WithRSAEncryption, nullParameters: true };
+}
+
+/**
+ * node:crypto's sign, run on the thread pool rather than the event loop. ECDSA signatures come as
+ * the DER Ecdsa-Sig-Value X.509 wants (RFC 5758 §3.2), not as r‖s; RSA is PKCS #1 v1.5 (RFC 8017 §8.2).
+ */
+export function signAsync(digest: string, data: Buffer, key: KeyObject): Promise<Buffer> {
+  const options = key.asymmetricKeyType === 'rsa' ? { key, padding: constants.RSA_PKCS1_PADDING } : { key, dsaEncoding: 'der' as const };
+  return new Promise((resolve, reject) => sign(digest, data, options, (err, signature) => (err ? reject(err) : resolve(signature))));
 }
 
 export async function toSigningKey(key: KeyObject): Promise<{ cryptoKey: webcrypto.CryptoKey; algorithm: webcrypto.EcdsaParams | webcrypto.Algorithm }> {

@@ -87,8 +87,30 @@ export function certificateFields(der: Uint8Array): CertificateFields {
   const subject = fields[first + 4];
   const spki = fields[first + 5];
   if (!subject || !spki || subject.tag !== 0x30 || spki.tag !== 0x30) throw new DerError('not a DER X.509 certificate');
-  const [, bits] = children(tbs, spki);
-  if (!bits || bits.tag !== 0x03 || tbs[bits.start] !== 0) throw new DerError('subjectPublicKey is not a whole-byte BIT STRING');
   const slice = (t: Tlv) => Buffer.from(tbs.subarray(t.offset, t.end));
-  return { subject: slice(subject), spki: slice(spki), publicKeyBits: Buffer.from(tbs.subarray(bits.start + 1, bits.end)) };
+  return { subject: slice(subject), spki: slice(spki), publicKeyBits: spkiParts(tbs, spki).publicKeyBits };
+}
+
+function spkiParts(buf: Uint8Array, spki: Tlv): SpkiParts {
+  // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
+  // AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL } (RFC 5280 §4.1.1.2)
+  const [algorithm, bits, extra] = children(buf, spki);
+  const [id] = algorithm?.tag === 0x30 ? children(buf, algorithm) : [];
+  if (!id || id.tag !== 0x06 || extra) throw new DerError('not a DER SubjectPublicKeyInfo');
+  if (!bits || bits.tag !== 0x03 || bits.end === bits.start || buf[bits.start] !== 0) throw new DerError('subjectPublicKey is not a whole-byte BIT STRING');
+  return { algorithm: Buffer.from(buf.subarray(id.offset, id.end)), publicKeyBits: Buffer.from(buf.subarray(bits.start + 1, bits.end)) };
+}
+
+export interface SpkiParts {
+  /** The key's algorithm OBJECT IDENTIFIER, DER (tag and length included). */
+  algorithm: Buffer;
+  /** The subjectPublicKey BIT STRING's key bits: what a key identifier hashes (RFC 5280 §4.2.1.2). */
+  publicKeyBits: Buffer;
+}
+
+/** The algorithm and key bits of a DER SubjectPublicKeyInfo; the input must be that one SEQUENCE, nothing after. */
+export function subjectPublicKeyInfo(spki: Uint8Array): SpkiParts {
+  const outer = readTlv(spki, 0);
+  if (outer.tag !== 0x30 || outer.end !== spki.length) throw new DerError('not a single DER SubjectPublicKeyInfo');
+  return spkiParts(spki, outer);
 }

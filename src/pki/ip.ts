@@ -19,30 +19,40 @@ export function canonicalIp(text: string): string | undefined {
 }
 
 /**
- * The reverse-mapping name of an address: a.b.c.d → d.c.b.a.in-addr.arpa (RFC 1035 §3.5),
- * IPv6 → 32 nibbles, least significant first, under ip6.arpa (RFC 3596 §2.5). RFC 8738 §6 sends
- * it as the SNI of a tls-alpn-01 handshake, because SNI cannot carry an address (RFC 6066 §3).
+ * The octets of an address, network order: 4 for IPv4, 16 for IPv6 (RFC 4291 §2.2 text forms,
+ * including "::" and an IPv4 tail); what an iPAddress GeneralName holds (RFC 5280 §4.2.1.6).
  */
-export function reverseDnsName(ip: string): string {
+export function ipOctets(ip: string): Buffer {
   const kind = isIP(ip);
-  if (kind === 4) return `${ip.split('.').reverse().map((p) => String(Number(p))).join('.')}.in-addr.arpa`;
+  if (kind === 4) return Buffer.from(ip.split('.').map(Number));
   if (kind !== 6) throw new Error(`not an IP address: ${ip}`);
-  const groups = (part: string): string[] => {
+  const groups = (part: string): number[] => {
     if (!part) return [];
-    const out: string[] = [];
+    const out: number[] = [];
     for (const g of part.split(':')) {
       if (g.includes('.')) {
         // An IPv4 tail (::ffff:192.0.2.1) is the last two groups (RFC 4291 §2.2).
         const [a, b, c, d] = g.split('.').map(Number) as [number, number, number, number];
-        out.push(((a << 8) | b).toString(16), ((c << 8) | d).toString(16));
-      } else out.push(g);
+        out.push((a << 8) | b, (c << 8) | d);
+      } else out.push(parseInt(g, 16));
     }
     return out;
   };
   const [head = '', tail] = ip.split('::');
   const h = groups(head);
   const t = tail === undefined ? [] : groups(tail);
-  const all = [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const nibbles = all.map((g) => g.padStart(4, '0').toLowerCase()).join('');
-  return `${[...nibbles].reverse().join('.')}.ip6.arpa`;
+  const out = Buffer.alloc(16);
+  [...h, ...Array<number>(8 - h.length - t.length).fill(0), ...t].forEach((g, i) => out.writeUInt16BE(g, 2 * i));
+  return out;
+}
+
+/**
+ * The reverse-mapping name of an address: a.b.c.d → d.c.b.a.in-addr.arpa (RFC 1035 §3.5),
+ * IPv6 → 32 nibbles, least significant first, under ip6.arpa (RFC 3596 §2.5). RFC 8738 §6 sends
+ * it as the SNI of a tls-alpn-01 handshake, because SNI cannot carry an address (RFC 6066 §3).
+ */
+export function reverseDnsName(ip: string): string {
+  const octets = ipOctets(ip);
+  if (octets.length === 4) return `${[...octets].reverse().join('.')}.in-addr.arpa`;
+  return `${[...octets.toString('hex')].reverse().join('.')}.ip6.arpa`;
 }
