@@ -39,6 +39,8 @@ export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
   for (let at = parent.start; at < parent.end; ) {
     const t = readTlv(buf, at);
+    // readTlv bounds an element by the whole input; inside a parent it must also end within it.
+    if (t.end > parent.end) throw new DerError('DER element runs past the end of its parent');
     out.push(t);
     at = t.end;
   }
