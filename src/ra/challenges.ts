@@ -3,7 +3,7 @@
 // orders waiting on it. http-01, dns-01 and tls-alpn-01 run in the background (the response
 // waits briefly for them); device-attest-01 is pure computation and is answered synchronously
 // (draft §5), so the response already says valid or invalid.
-import type { Account, Challenge, Identifier } from '../core.js';
+import type { Account, Authorization, Challenge, Identifier } from '../core.js';
 import { AcmeError, notFound, toAcmeError } from '../errors.js';
 import { statementUsed, type Evidence } from '../sa/attestations.js';
 import { isUniqueViolation } from '../sa/db.js';
@@ -33,7 +33,10 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
     const stored = device ? deviceResponse(payload) : null;
     const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease), stored);
     if (started) {
-      const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id));
+      // What the validation would read back, known here: the challenge now processing, its
+      // authorization, the account's key and the response just stored.
+      const claimed: ValidationJob = { authz, challenge, keyThumbprint: account.keyThumbprint, payload: stored };
+      const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id, claimed));
       // Most network validations finish in milliseconds: wait briefly so the response already
       // carries the result and the client saves a round of polling. A slow one goes on in the
       // background. device-attest-01 always finishes here.
@@ -44,12 +47,31 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
   return challenge;
 }
 
-/** Runs one claimed validation to its end and records the outcome. */
-export async function runValidation(ctx: RaContext, challengeId: string): Promise<void> {
+/** A claimed validation: the challenge, its authorization, the account key's thumbprint and the client's response. */
+interface ValidationJob {
+  authz: Authorization;
+  challenge: Challenge;
+  keyThumbprint: string;
+  payload: string | null;
+}
+
+/** The validation of a processing challenge as stored (recovery resumes one after a crash). */
+async function storedJob(ctx: RaContext, challengeId: string): Promise<ValidationJob | undefined> {
   const authz = await authorizationOfChallenge(ctx.db, challengeId);
   const challenge = authz?.challenges.find((c) => c.id === challengeId);
-  if (!authz || !challenge || challenge.status !== 'processing') return;
-  const inputs = (await validationInputs(ctx.db, challengeId))!;
+  if (!authz || !challenge || challenge.status !== 'processing') return undefined;
+  const inputs = await validationInputs(ctx.db, challengeId);
+  return inputs && { authz, challenge, ...inputs };
+}
+
+/**
+ * Runs one claimed validation to its end and records the outcome. `claimed` is what the
+ * caller that just claimed it already holds; without it (recovery) it is read back.
+ */
+export async function runValidation(ctx: RaContext, challengeId: string, claimed?: ValidationJob): Promise<void> {
+  const job = claimed ?? (await storedJob(ctx, challengeId));
+  if (!job) return;
+  const { authz, challenge, keyThumbprint, payload } = job;
   const started = Date.now();
 
   let outcome: ValidationOutcome;
@@ -61,8 +83,8 @@ export async function runValidation(ctx: RaContext, challengeId: string): Promis
       wildcard: authz.wildcard,
       accountUri: ctx.urls.account(authz.accountId),
       token: challenge.token,
-      keyAuthorization: `${challenge.token}.${inputs.keyThumbprint}`,
-      payload: inputs.payload,
+      keyAuthorization: `${challenge.token}.${keyThumbprint}`,
+      payload,
       at: ctx.clock.now(),
     });
     // One attestation serves one validation (issue policy; the freshness and key-authorization

@@ -45,8 +45,10 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
   // What issue() would read back from the order just claimed, and the CSR already parsed.
-  await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr });
-  return (await orderById(ctx.db, order.id))!;
+  const serial = await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr });
+  // Stored here: the order is valid with this certificate. Otherwise (failed, or finished
+  // elsewhere) the order as stored says what happened.
+  return serial ? { ...order, status: 'valid', certificateSerial: serial } : (await orderById(ctx.db, order.id))!;
 }
 
 function readCsr(der: Buffer): ParsedCsr {
@@ -134,9 +136,10 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
 /**
  * Signs and stores the certificate of a processing order. Called by finalize, which passes what
  * it just claimed, and after a crash by recovery, which reads it back from the order. The serial
- * is recorded before signing; certificate and order state change together.
+ * is recorded before signing; certificate and order state change together. Returns the serial
+ * when this call stored the certificate (the order is then valid), else undefined.
  */
-export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr }): Promise<void> {
+export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr }): Promise<string | undefined> {
   const req = claimed?.request ?? (await issuanceRequest(ctx.db, orderId));
   if (!req) return;
   let csr: ParsedCsr;
@@ -193,4 +196,5 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
     { audit: 'issuance', account: req.accountId, order: orderId, serial, identifiers: req.identifiers, profile: req.profile ?? undefined, notBefore, notAfter, attestation: attestationId ?? undefined, stored },
     stored ? 'certificate issued' : 'certificate signed but the order was finished elsewhere; serial left unused',
   );
+  return stored ? serial : undefined;
 }
