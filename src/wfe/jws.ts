@@ -126,13 +126,21 @@ function signatureHolds(jws: FlattenedJWSInput, key: KeyObject, alg: string): bo
  * names the JWS in errors (the request, or the keyChange inner JWS).
  */
 export function verifiedPayload(jws: FlattenedJWSInput, header: Record<string, unknown>, key: KeyObject, alg: string, what: string): Buffer {
+  const payload = jwsPayload(jws, header, what);
+  if (!signatureHolds(jws, key, alg)) throw signatureFails(what);
+  return payload;
+}
+
+/** The payload bytes, once the JWS uses no extension that would change what was signed. */
+function jwsPayload(jws: FlattenedJWSInput, header: Record<string, unknown>, what: string): Buffer {
   // RFC 7515 §4.1.11: extensions listed in "crit" must be understood; ACME defines none, and
   // "b64": false (RFC 7797) would change what was signed.
   if (header.crit !== undefined || header.b64 !== undefined) throw new AcmeError('malformed', `${what} uses a JWS extension ("crit" or "b64") that ACME does not allow`);
   if (typeof jws.payload !== 'string' || !/^[A-Za-z0-9_-]*$/.test(jws.payload)) throw new AcmeError('malformed', `${what} payload is not base64url`);
-  if (!signatureHolds(jws, key, alg)) throw new AcmeError('malformed', `${what} signature does not verify`);
   return Buffer.from(jws.payload, 'base64url');
 }
+
+const signatureFails = (what: string) => new AcmeError('malformed', `${what} signature does not verify`);
 
 /**
  * Verifies an ACME POST. `requestUrl` is the full URL the client sent the request to; `mode`
@@ -175,11 +183,14 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
       if (!a) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
       return ctx.accountKeys.put(id, a.keyThumbprint, importAccountKey(a.jwk, alg));
     };
+    payloadBytes = jwsPayload(jws, header, 'JWS');
     let cached = ctx.accountKeys.get(id);
-    // A key that no longer verifies may have been rolled over (RFC 8555 §7.3.5): read it again.
-    if (cached && !(suits(cached.key, alg) && signatureHolds(jws, cached.key, alg))) cached = undefined;
-    cached ??= await keyOf(undefined);
-    payloadBytes = verifiedPayload(jws, header, cached.key, alg, 'JWS');
+    // A cached key that does not verify may have been rolled over (RFC 8555 §7.3.5): read the
+    // account's key again, and that one must verify.
+    if (!cached || !signatureHolds(jws, cached.key, alg)) {
+      cached = await keyOf(undefined);
+      if (!signatureHolds(jws, cached.key, alg)) throw signatureFails('JWS');
+    }
     const { nonce, expiresAt } = nonceExpiry();
     const current = await redeemNonceReadingAccount(ctx.db, id, nonce, expiresAt);
     if (!current.account) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
