@@ -10,10 +10,16 @@ export class Background {
 
   constructor(private readonly log: Logger) {}
 
-  /** Starts the work; the returned promise settles when it is done and never rejects. */
-  run(what: string, work: () => Promise<unknown>): Promise<unknown> {
-    const p: Promise<unknown> = work()
-      .catch((err) => this.log.error({ err, what }, 'background work failed; recovery will retry it'))
+  /**
+   * Starts the work; the returned promise settles when it is done and never rejects: it gives
+   * the work's result, or undefined when the work failed (and was logged).
+   */
+  run<T>(what: string, work: () => Promise<T>): Promise<T | undefined> {
+    const p: Promise<T | undefined> = work()
+      .catch((err) => {
+        this.log.error({ err, what }, 'background work failed; recovery will retry it');
+        return undefined;
+      })
       .finally(() => this.running.delete(p));
     this.running.add(p);
     return p;

@@ -9,7 +9,7 @@ import { statementUsed, type Evidence } from '../sa/attestations.js';
 import { isUniqueViolation } from '../sa/db.js';
 import { newId } from '../sa/ids.js';
 import { authorizationOfChallenge, challengeById } from '../sa/orders.js';
-import { finishValidation, startValidation, validationInputs, type ValidationOutcome } from '../sa/validations.js';
+import { recordValidation, startValidation, validationInputs, type ValidationOutcome } from '../sa/validations.js';
 import type { DeviceEvidence } from '../va/device-attest01.js';
 import { validAuthzExpiry } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
@@ -40,7 +40,8 @@ export async function answerChallenge(ctx: RaContext, account: Account, challeng
       // Most network validations finish in milliseconds: wait briefly so the response already
       // carries the result and the client saves a round of polling. A slow one goes on in the
       // background. device-attest-01 always finishes here.
-      await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
+      const finished = await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
+      if (finished) return finished;
     }
     return (await challengeById(ctx.db, challengeId))!;
   }
@@ -68,9 +69,9 @@ async function storedJob(ctx: RaContext, challengeId: string): Promise<Validatio
  * Runs one claimed validation to its end and records the outcome. `claimed` is what the
  * caller that just claimed it already holds; without it (recovery) it is read back.
  */
-export async function runValidation(ctx: RaContext, challengeId: string, claimed?: ValidationJob): Promise<void> {
+export async function runValidation(ctx: RaContext, challengeId: string, claimed?: ValidationJob): Promise<Challenge | undefined> {
   const job = claimed ?? (await storedJob(ctx, challengeId));
-  if (!job) return;
+  if (!job) return undefined;
   const { authz, challenge, keyThumbprint, payload } = job;
   const started = Date.now();
 
@@ -100,14 +101,14 @@ export async function runValidation(ctx: RaContext, challengeId: string, claimed
     evidence = undefined;
   }
 
-  let recorded: boolean;
+  let recorded: Challenge | undefined;
   try {
-    recorded = await finishValidation(ctx.db, challengeId, outcome, ctx.clock.now(), evidence && toStored(evidence, authz.identifier));
+    recorded = await recordValidation(ctx.db, challengeId, outcome, ctx.clock.now(), evidence && toStored(evidence, authz.identifier));
   } catch (err) {
     if (!evidence || !isUniqueViolation(err)) throw err;
     // The same statement won a race with this one in another validation.
     outcome = { status: 'invalid', error: new AcmeError('badAttestationStatement', 'this attestation statement was already used for another validation').toProblem() };
-    recorded = await finishValidation(ctx.db, challengeId, outcome, ctx.clock.now());
+    recorded = await recordValidation(ctx.db, challengeId, outcome, ctx.clock.now());
   }
   ctx.log.info(
     {
@@ -123,10 +124,11 @@ export async function runValidation(ctx: RaContext, challengeId: string, claimed
       detail: outcome.status === 'invalid' ? outcome.error.detail : undefined,
       attestation: evidence ? { format: evidence.format, claims: evidence.claims } : undefined,
       ms: Date.now() - started,
-      recorded,
+      recorded: recorded !== undefined,
     },
     'validation finished',
   );
+  return recorded;
 }
 
 function toStored(e: DeviceEvidence, identifier: Identifier): Evidence {
@@ -142,8 +144,9 @@ function toStored(e: DeviceEvidence, identifier: Identifier): Evidence {
   };
 }
 
-function waitAtMost(p: Promise<unknown>, ms: number): Promise<unknown> {
-  if (ms <= 0) return Promise.resolve();
+/** p's result if it settles within ms, else undefined (p goes on). */
+function waitAtMost<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  if (ms <= 0) return Promise.resolve(undefined);
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -60,7 +60,7 @@ export async function orderIdsByAccount(db: Db, accountId: string, after: string
   return rows.map((r) => r.id);
 }
 
-interface ChallengeRow {
+export interface ChallengeRow {
   id: string;
   authz_id: string;
   type: ChallengeType;
@@ -71,7 +71,7 @@ interface ChallengeRow {
   attempts: number;
 }
 
-const toChallenge = (r: ChallengeRow): Challenge => ({
+export const toChallenge = (r: ChallengeRow): Challenge => ({
   id: r.id,
   authzId: r.authz_id,
   type: r.type,
@@ -82,7 +82,7 @@ const toChallenge = (r: ChallengeRow): Challenge => ({
   attempts: r.attempts,
 });
 
-const CHALLENGE_COLUMNS = 'id, authz_id, type, token, status, validated_at, error, attempts';
+export const CHALLENGE_COLUMNS = 'id, authz_id, type, token, status, validated_at, error, attempts';
 
 interface AuthzRow {
   id: string;

@@ -1,4 +1,5 @@
-import type { ProblemDocument } from '../core.js';
+import type { Challenge, ProblemDocument } from '../core.js';
+import { CHALLENGE_COLUMNS, toChallenge, type ChallengeRow } from './orders.js';
 import { insertEvidence, type Evidence } from './attestations.js';
 import type { Db, Queryable } from './db.js';
 
@@ -72,6 +73,11 @@ export type ValidationOutcome = { status: 'valid'; authzExpiresAt?: Date | undef
  * longer processing (another instance finished it first).
  */
 export async function finishValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date, evidence?: Evidence): Promise<boolean> {
+  return (await recordValidation(db, challengeId, outcome, now, evidence)) !== undefined;
+}
+
+/** finishValidation, returning the challenge as recorded (undefined: it was no longer processing). */
+export async function recordValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date, evidence?: Evidence): Promise<Challenge | undefined> {
   return db.transaction(async (tx) => {
     // Lock the waiting orders first, in id order, as every transaction that touches orders and
     // authorizations does: two authorizations of one order finishing at once then cannot both
@@ -83,14 +89,14 @@ export async function finishValidation(db: Db, challengeId: string, outcome: Val
     );
     // The challenge and its authorization in one statement; the authorization changes only if
     // the challenge was still processing (the CTE's row is the join's only source).
-    const { rows } = await tx.query<{ authz_id: string }>(
+    const { rows } = await tx.query<ChallengeRow>(
       `WITH ch AS (
          UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL, payload = NULL
-         WHERE id = $1 AND status = 'processing' RETURNING authz_id),
+         WHERE id = $1 AND status = 'processing' RETURNING ${CHALLENGE_COLUMNS}),
        az AS (
          UPDATE authorizations a SET status = $2, expires_at = COALESCE($5, a.expires_at)
          FROM ch WHERE a.id = ch.authz_id AND a.status = 'pending')
-       SELECT authz_id FROM ch`,
+       SELECT ${CHALLENGE_COLUMNS} FROM ch`,
       [
         challengeId,
         outcome.status,
@@ -99,11 +105,11 @@ export async function finishValidation(db: Db, challengeId: string, outcome: Val
         outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
       ],
     );
-    const authzId = rows[0]?.authz_id;
-    if (!authzId) return false;
-    if (evidence && outcome.status === 'valid') await insertEvidence(tx, authzId, challengeId, evidence, now);
-    await settleOrders(tx, authzId, now, outcome.status === 'invalid' ? outcome.error : undefined);
-    return true;
+    const recorded = rows[0];
+    if (!recorded) return undefined;
+    if (evidence && outcome.status === 'valid') await insertEvidence(tx, recorded.authz_id, challengeId, evidence, now);
+    await settleOrders(tx, recorded.authz_id, now, outcome.status === 'invalid' ? outcome.error : undefined);
+    return toChallenge(recorded);
   });
 }
 
