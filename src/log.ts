@@ -19,6 +19,16 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino({ level, redact: { paths: redact, censor: '[redacted]' }, base: { service: 'attestca', pid: process.pid } }, destination);
 }
 
+/**
+ * Standard output written asynchronously, for the server: a synchronous write per request line
+ * was a measurable share of the CPU per issued certificate. pino flushes it when the process
+ * exits (normally or on an uncaught error); what a kill -9 could lose is the lines not yet
+ * written, while every fact they record (validations, issuances, revocations) is in the database.
+ */
+export function asyncStdout(): DestinationStream {
+  return pino.destination({ dest: 1, sync: false });
+}
+
 /** Hides the password part of a database URL for log lines and error messages. */
 export function safeDatabaseUrl(url: string): string {
   try {

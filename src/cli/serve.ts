@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createLogger, type Logger } from '../log.js';
+import { asyncStdout, createLogger, type Logger } from '../log.js';
 import { loadCa, openDatabase, startServer } from '../main.js';
 import type { Config } from '../config.js';
 import { migrate } from '../sa/migrate.js';
@@ -44,7 +44,7 @@ export async function serve(args: string[]): Promise<number> {
     return 0;
   }
   const config = configFromFlags(values);
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, asyncStdout());
   if (config.workers > 1 && cluster.isPrimary) return supervise(config, log);
   const server = await startServer(config, log);
   await untilSignal(log);
