@@ -4,7 +4,7 @@
 // the report gives medians and min–max over rounds. Usage: see bench/README.md.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     // (bench/seed.ts), of which --seed-revoked are revoked; compare 0 with 1000000.
     'seed-certificates': { type: 'string', default: '0' },
     'seed-revoked': { type: 'string', default: '0' },
+    watchdog: { type: 'string', default: '90' },
   },
 });
 const C = Number(args.concurrency);
@@ -62,6 +63,11 @@ interface Running {
   directory: string;
   ca: string;
   pid: number;
+  /**
+   * A run that outlived its watchdog: the server is made to dump what it was doing (Go prints
+   * every goroutine's stack on SIGQUIT) and killed; returns the file its whole output was kept in.
+   */
+  kill(): Promise<string>;
   /** Stops the server and removes its state; returns attestca's table sizes as the run left them. */
   stop(): Promise<TableBytes | undefined>;
 }
@@ -86,24 +92,34 @@ async function waitForDirectory(url: string, ca: () => string | undefined, child
   throw new Error(`${url} did not come up:\n${log()}`);
 }
 
-function spawnLogged(cmd: string, argv: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
+/** Starts a server; its whole output goes to logFile, and the last 4,000 characters are at hand. */
+function spawnLogged(cmd: string, argv: string[], env: NodeJS.ProcessEnv, logFile: string): { child: ChildProcess; log: () => string } {
   const child = spawn(cmd, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let tail = '';
   const keep = (c: Buffer) => {
     tail = (tail + c.toString()).slice(-4000);
+    appendFileSync(logFile, c);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { child, log: () => tail };
 }
 
-const stopChild = (child: ChildProcess) =>
+const stopChild = (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') =>
   new Promise<void>((resolve) => {
-    if (child.exitCode !== null) return resolve();
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
     child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+    child.kill(signal);
     setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
   });
+
+/** Keeps a hung server's log beyond the harness's temporary directory. */
+async function killHung(child: ChildProcess, logFile: string): Promise<string> {
+  await stopChild(child, 'SIGQUIT');
+  const kept = path.join(os.tmpdir(), `attestca-bench-hung-${Date.now()}-${path.basename(logFile)}`);
+  copyFileSync(logFile, kept);
+  return kept;
+}
 
 let portBase = 20000 + Math.floor(Math.random() * 20000);
 
@@ -127,7 +143,8 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
   if (dbUrl) argv.push('--database-url', dbUrl);
   if (sim) argv.push('--attestation-root', `apple=${path.join(tmp, 'sim', 'root.pem')}`);
   if (Number(args['attestca-workers']) > 1) argv.push('--workers', args['attestca-workers']!);
-  const { child, log } = spawnLogged(process.execPath, argv, { PATH: process.env.PATH });
+  const logFile = path.join(tmp, `attestca-${port}.log`);
+  const { child, log } = spawnLogged(process.execPath, argv, { PATH: process.env.PATH }, logFile);
   const directory = `https://localhost:${port}/directory`;
   const caFile = path.join(dataDir, 'ca', 'roots.pem');
   await waitForDirectory(directory, () => { try { return readFileSync(caFile, 'utf8'); } catch { return undefined; } }, child, log);
@@ -135,6 +152,7 @@ async function startAttestca(dns: string, http01: number, sim: SimHierarchy | un
     directory,
     ca: readFileSync(caFile, 'utf8'),
     pid: child.pid!,
+    kill: () => killHung(child, logFile),
     async stop() {
       await stopChild(child);
       try {
@@ -153,11 +171,12 @@ async function startPebble(dns: string, http01: number): Promise<Running> {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '2'], { stdio: 'ignore' });
   writeFileSync(`${dir}/config.json`, JSON.stringify({ pebble: { listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${portBase++}`, certificate: `${dir}/cert.pem`, privateKey: `${dir}/key.pem`, httpPort: http01, tlsPort: portBase++, ocspResponderURL: '', externalAccountBindingRequired: false } }));
   // PEBBLE_VA_NOSLEEP: no random validation delay; PEBBLE_WFE_NONCEREJECT=0: no deliberate badNonce.
-  const { child, log } = spawnLogged('pebble', ['-config', `${dir}/config.json`, '-dnsserver', dns], { PATH: process.env.PATH, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
+  const logFile = path.join(tmp, `pebble-${port}.log`);
+  const { child, log } = spawnLogged('pebble', ['-config', `${dir}/config.json`, '-dnsserver', dns], { PATH: process.env.PATH, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' }, logFile);
   const directory = `https://localhost:${port}/dir`;
   const ca = readFileSync(`${dir}/cert.pem`, 'utf8');
   await waitForDirectory(directory, () => ca, child, log);
-  return { directory, ca, pid: child.pid!, stop: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); return undefined; } };
+  return { directory, ca, pid: child.pid!, kill: () => killHung(child, logFile), stop: async () => { await stopChild(child); rmSync(dir, { recursive: true, force: true }); return undefined; } };
 }
 
 const databaseUrl = (name: string) => Object.assign(new URL(args['database-url']!), { pathname: `/${name}` }).toString();
@@ -241,9 +260,33 @@ interface Measured extends ReturnType<typeof summarise> {
   tableBytes?: TableBytes;
 }
 
+/**
+ * How long a run may outlive its warm-up and measured seconds before it counts as hung
+ * (--watchdog seconds). A flow takes well under a second; each request gives up after 60 s
+ * (bench/client.ts), so 90 s more means the server stopped answering, as Pebble 2.4 sometimes
+ * does under load.
+ */
+const WATCHDOG_SLACK_MS = Number(args.watchdog) * 1000;
+/** A run is tried this many times before the harness gives up on it. */
+const ATTEMPTS = 3;
+
+class HungRun extends Error {
+  constructor(
+    readonly target: string,
+    readonly round: number,
+    readonly log: string,
+  ) {
+    super(`${target} stopped answering in round ${round}; its output, with a stack dump where it gives one, is kept in ${log}`);
+  }
+}
+
 async function measure(target: string, round: number, dns: string, responder: Http01Responder, sim: SimHierarchy | undefined): Promise<Measured> {
   const pebble = target === 'pebble';
   const server = pebble ? await startPebble(dns, responder.port) : await startAttestca(dns, responder.port, sim, target === 'attestca-pglite');
+  // Killing a hung server makes every request the driver still waits on fail, so the driver
+  // returns; what it measured is then thrown away.
+  let killed: Promise<string> | undefined;
+  const watchdog = setTimeout(() => (killed = server.kill()), (Number(args.warmup) + Number(args.duration)) * 1000 + WATCHDOG_SLACK_MS);
   let m: Measured;
   try {
     const common = { directory: server.directory, concurrency: C, flow, ca: server.ca, nameSuffix: SUFFIX, responder, serializeOrderAndAuthz: pebble, sim };
@@ -257,9 +300,12 @@ async function measure(target: string, round: number, dns: string, responder: Ht
     const rss = Math.max(...serverPids().map(peakRssMb));
     const s = summarise(result);
     m = { target, round, ...s, serverCpuMsPerCert: serverCpu / result.certs, postgresCpuMsPerCert: pgCpu / result.certs, peakRssMb: rss };
+    if (killed) throw new HungRun(target, round, await killed);
   } catch (err) {
     await server.stop().catch(() => undefined);
-    throw err;
+    throw killed && !(err instanceof HungRun) ? new HungRun(target, round, await killed) : err;
+  } finally {
+    clearTimeout(watchdog);
   }
   const sizes = await server.stop();
   return sizes ? { ...m, tableBytes: sizes } : m;
@@ -281,6 +327,7 @@ async function main() {
   }
   const targets = args.targets!.split(',');
   const runs: Measured[] = [];
+  const hung: { target: string; round: number; attempt: number; log: string }[] = [];
   try {
     if (seedN > 0) {
       if (targets.includes('attestca')) seeded.postgres = await prepareSeed(false);
@@ -288,7 +335,16 @@ async function main() {
     }
     for (let round = 1; round <= Number(args.rounds); round++) {
       for (const target of round % 2 ? targets : [...targets].reverse()) {
-        const m = await measure(target, round, dns.server, responder, sim);
+        let m: Measured | undefined;
+        for (let attempt = 1; !m; attempt++) {
+          try {
+            m = await measure(target, round, dns.server, responder, sim);
+          } catch (err) {
+            if (!(err instanceof HungRun) || attempt === ATTEMPTS) throw err;
+            hung.push({ target, round, attempt, log: err.log });
+            process.stderr.write(`${err.message}; trying again with a fresh server\n`);
+          }
+        }
         runs.push(m);
         process.stderr.write(`round ${round} ${target}: ${m.certsPerSecond.toFixed(1)} certs/s, flow p99 ${m.flow.p99.toFixed(0)} ms, server ${m.serverCpuMsPerCert.toFixed(2)} + pg ${m.postgresCpuMsPerCert.toFixed(2)} ms CPU/cert, RSS ${m.peakRssMb.toFixed(0)} MB${m.tableBytes ? `, database ${(m.tableBytes.database / 2 ** 20).toFixed(0)} MB` : ''}, errors ${JSON.stringify(m.errors)}\n`);
       }
@@ -329,6 +385,8 @@ async function main() {
     seeding: seedN > 0 ? Object.fromEntries(Object.entries(seeded).map(([k, { source: _, ...v }]) => [k, v])) : undefined,
     summary,
     ratios: summary.attestca && summary.pebble ? { throughput: summary.attestca.certsPerSecond.median / summary.pebble.certsPerSecond.median, p99: summary.attestca.flowP99Ms.median / summary.pebble.flowP99Ms.median } : undefined,
+    // Runs that stopped answering, were killed and tried again: not part of the figures.
+    hung,
     runs,
   };
   mkdirSync(path.join(root, 'bench/results'), { recursive: true });
