@@ -25,7 +25,7 @@ import type { Db } from './sa/db.js';
 import { openPglite } from './sa/db-pglite.js';
 import { openPostgres } from './sa/db-postgres.js';
 import { migrate } from './sa/migrate.js';
-import { nonceKey } from './sa/nonces.js';
+import { NonceRedeemer, nonceKey } from './sa/nonces.js';
 import { keepTlsFresh, tlsMaterial } from './tls.js';
 import { ValidationAuthority } from './va/authority.js';
 import { createResolver } from './va/resolver.js';
@@ -80,7 +80,7 @@ export async function startServer(config: Config, log: Logger, clock: Clock = sy
     });
     const ocsp = new OcspResponder(ca.issuerDer);
     const nonces = new Nonces(await nonceKey(db, clock.now()), config.acme.nonceLifetime);
-    const ctx: RaContext = { db, ca, ocsp, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log), nonces, accountKeys: new AccountKeys() };
+    const ctx: RaContext = { db, ca, ocsp, va, clock, config, log, urls: new AcmeUrls(config.baseUrl), background: new Background(log), nonces, redeemer: new NonceRedeemer(db), accountKeys: new AccountKeys() };
     await ensureOcspSigner(ctx, ocspStore);
     const app = createApp(ctx);
 

@@ -4,7 +4,7 @@
 // On PGlite the same cases run through its single connection, which serialises them.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { accountById, createAccount, redeemNonceReadingAccount } from '../src/sa/accounts.js';
+import { accountById, createAccount } from '../src/sa/accounts.js';
 import type { Db } from '../src/sa/db.js';
 import { openPglite } from '../src/sa/db-pglite.js';
 import { openPostgres } from '../src/sa/db-postgres.js';
@@ -20,7 +20,7 @@ import {
   type NewCertificate,
 } from '../src/sa/issuance.js';
 import { migrate, readMigrations } from '../src/sa/migrate.js';
-import { nonceKey, purgeExpiredNonces, redeemNonce } from '../src/sa/nonces.js';
+import { NonceRedeemer, nonceKey, purgeExpiredNonces, redeemNonces } from '../src/sa/nonces.js';
 import { authorizationById, challengeById, createOrder, orderById } from '../src/sa/orders.js';
 import { claimStaleValidations, finishValidation, startValidation } from '../src/sa/validations.js';
 import { backends, createPostgresDatabase, openTestDatabase, type Backend, type TestDatabase } from './helpers/db.js';
@@ -35,6 +35,8 @@ const CHECK = '23514';
 
 /** Every byte value, so a bytea round trip that mangles any of them shows. */
 const CSR = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
+
+const redeemNonce = async (d: Db, nonce: string, expiresAt: Date) => (await redeemNonces(d, [{ nonce, expiresAt }]))[0]!.fresh;
 
 async function count(db: Db, sql: string, params: unknown[] = []): Promise<number> {
   const { rows } = await db.query<{ n: unknown }>(sql, params);
@@ -263,16 +265,25 @@ for (const backend of backends) {
         assert.equal(await redeemNonce(db(), newId(), at(60)), true);
       });
 
-      test('the redemption that reads the account: fresh once, the account either way, none for an unknown id', async () => {
+      test('one statement redeems many nonces and reads each signer, in the order asked', async () => {
         const account = await makeAccount(db());
-        const nonce = newId();
-        const first = await redeemNonceReadingAccount(db(), account.id, nonce, at(60));
-        assert.deepEqual(first, { account, fresh: true });
-        assert.deepEqual(await redeemNonceReadingAccount(db(), account.id, nonce, at(60)), { account, fresh: false });
-        // An unknown account still burns the nonce: the statement is one.
-        const other = newId();
-        assert.deepEqual(await redeemNonceReadingAccount(db(), 'no-such-account', other, at(60)), { account: undefined, fresh: true });
-        assert.equal(await redeemNonce(db(), other, at(60)), false);
+        const used = newId();
+        await redeemNonce(db(), used, at(60));
+        const [a, b, c] = [newId(), newId(), newId()];
+        const got = await redeemNonces(db(), [
+          { nonce: a, expiresAt: at(60), accountId: account.id },
+          { nonce: used, expiresAt: at(60), accountId: account.id },
+          { nonce: b, expiresAt: at(60) },
+          { nonce: c, expiresAt: at(60), accountId: 'no-such-account' },
+        ]);
+        assert.deepEqual(got, [
+          { account, fresh: true },
+          { account, fresh: false },
+          { account: undefined, fresh: true },
+          // An unknown account still burns the nonce: the statement is one.
+          { account: undefined, fresh: true },
+        ]);
+        for (const n of [a, b, c]) assert.equal(await redeemNonce(db(), n, at(60)), false);
       });
 
       test('20 concurrent redemptions of one nonce on two instances: exactly one wins', async () => {
@@ -280,6 +291,33 @@ for (const backend of backends) {
           const nonce = newId();
           assert.equal(trues(await race(pools(), 20, (d) => redeemNonce(d, nonce, at(60)))), 1);
         }
+      });
+
+      test('the redeemer: requests of one turn share a statement; a repeated nonce wins once', async () => {
+        let statements = 0;
+        const counting: Db = { ...db(), query: (sql, params) => (statements++, db().query(sql, params)) };
+        const redeemers = pools().map((d) => new NonceRedeemer(d === db() ? counting : d));
+        const account = await makeAccount(db());
+        const distinct = Array.from({ length: 30 }, () => newId());
+        const results = await Promise.all(distinct.map((nonce) => redeemers[0]!.redeem({ nonce, expiresAt: at(60), accountId: account.id })));
+        assert.ok(results.every((r) => r.fresh && r.account?.id === account.id));
+        assert.equal(statements, 1, '30 redemptions in one turn, one statement');
+        for (let round = 0; round < 5; round++) {
+          const nonce = newId();
+          const tries = await Promise.all(Array.from({ length: 20 }, (_, i) => redeemers[i % redeemers.length]!.redeem({ nonce, expiresAt: at(60), accountId: account.id })));
+          assert.equal(tries.filter((r) => r.fresh).length, 1);
+          assert.ok(tries.every((r) => r.account?.id === account.id));
+        }
+      });
+
+      test('the redeemer: a failed statement fails every request in its batch, and the next batch runs', async () => {
+        let fail = true;
+        const flaky: Db = { ...db(), query: (sql, params) => (fail ? Promise.reject(new Error('connection lost')) : db().query(sql, params)) };
+        const redeemer = new NonceRedeemer(flaky);
+        const failed = await Promise.allSettled([newId(), newId()].map((nonce) => redeemer.redeem({ nonce, expiresAt: at(60) })));
+        assert.deepEqual(failed.map((r) => r.status), ['rejected', 'rejected']);
+        fail = false;
+        assert.equal((await redeemer.redeem({ nonce: newId(), expiresAt: at(60) })).fresh, true);
       });
 
       test('one key for every instance: the first to ask makes it', async () => {

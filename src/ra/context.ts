@@ -8,6 +8,7 @@ import type { Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../sa/db.js';
+import type { NonceRedeemer } from '../sa/nonces.js';
 import type { ValidationAuthority } from '../va/authority.js';
 import type { Background } from './background.js';
 
@@ -22,8 +23,10 @@ export interface RaContext {
   log: Logger;
   urls: AcmeUrls;
   background: Background;
-  /** Mints and checks replay nonces (RFC 8555 §6.5); redemption is in sa/nonces.ts. */
+  /** Mints and checks replay nonces (RFC 8555 §6.5). */
   nonces: Nonces;
+  /** Redeems them, with the signer's account, many requests to a statement (sa/nonces.ts). */
+  redeemer: NonceRedeemer;
   /** Account keys imported once per instance (wfe/jws.ts). */
   accountKeys: AccountKeys;
 }

@@ -2,7 +2,7 @@ import type { JWK } from 'jose';
 import type { Account, AccountStatus, ProblemDocument } from '../core.js';
 import { isUniqueViolation, type Db, type Queryable } from './db.js';
 
-interface AccountRow {
+export interface AccountRow {
   id: string;
   key_thumbprint: string;
   jwk: JWK;
@@ -12,7 +12,7 @@ interface AccountRow {
   created_at: Date;
 }
 
-const toAccount = (r: AccountRow): Account => ({
+export const toAccount = (r: AccountRow): Account => ({
   id: r.id,
   keyThumbprint: r.key_thumbprint,
   jwk: r.jwk,
@@ -22,31 +22,16 @@ const toAccount = (r: AccountRow): Account => ({
   createdAt: r.created_at,
 });
 
-const COLUMNS = 'id, key_thumbprint, jwk, contact, status, tos_agreed, created_at';
+export const ACCOUNT_COLUMNS = 'id, key_thumbprint, jwk, contact, status, tos_agreed, created_at';
 
 export async function accountById(db: Queryable, id: string): Promise<Account | undefined> {
-  const { rows } = await db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE id = $1`, [id]);
+  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = $1`, [id]);
   return rows[0] && toAccount(rows[0]);
 }
 
-/**
- * Redeems a request's nonce (sa/nonces.ts) and reads the account that signed it, in one
- * statement: one round trip per authenticated ACME request instead of two. The INSERT in the
- * WITH clause runs whether or not the account exists; `fresh` is false when the nonce had been
- * used before.
- */
-export async function redeemNonceReadingAccount(db: Queryable, id: string, nonce: string, expiresAt: Date): Promise<{ account: Account | undefined; fresh: boolean }> {
-  const { rows } = await db.query<AccountRow & { fresh: boolean }>(
-    `WITH redeemed AS (INSERT INTO redeemed_nonces (nonce, expires_at) VALUES ($2, $3) ON CONFLICT DO NOTHING RETURNING 1)
-     SELECT EXISTS (SELECT 1 FROM redeemed) AS fresh, a.id, a.key_thumbprint, a.jwk, a.contact, a.status, a.tos_agreed, a.created_at FROM (SELECT 1) AS one LEFT JOIN accounts a ON a.id = $1`,
-    [id, nonce, expiresAt],
-  );
-  const r = rows[0]!;
-  return { account: r.id === null ? undefined : toAccount(r), fresh: r.fresh };
-}
 
 export async function accountByThumbprint(db: Queryable, thumbprint: string): Promise<Account | undefined> {
-  const { rows } = await db.query<AccountRow>(`SELECT ${COLUMNS} FROM accounts WHERE key_thumbprint = $1`, [thumbprint]);
+  const { rows } = await db.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE key_thumbprint = $1`, [thumbprint]);
   return rows[0] && toAccount(rows[0]);
 }
 
@@ -79,7 +64,7 @@ export async function createAccount(db: Db, a: NewAccount): Promise<{ account: A
 export async function insertAccount(q: Queryable, a: NewAccount): Promise<Account> {
   const { rows } = await q.query<AccountRow>(
     `INSERT INTO accounts (id, key_thumbprint, jwk, contact, status, tos_agreed, created_at, created_ip)
-     VALUES ($1, $2, $3, $4, 'valid', $5, $6, $7) RETURNING ${COLUMNS}`,
+     VALUES ($1, $2, $3, $4, 'valid', $5, $6, $7) RETURNING ${ACCOUNT_COLUMNS}`,
     [a.id, a.keyThumbprint, JSON.stringify(a.jwk), JSON.stringify(a.contact), a.tosAgreed, a.createdAt, a.createdIp ?? null],
   );
   return toAccount(rows[0]!);
@@ -87,7 +72,7 @@ export async function insertAccount(q: Queryable, a: NewAccount): Promise<Accoun
 
 export async function updateAccountContact(db: Db, id: string, contact: string[]): Promise<Account | undefined> {
   const { rows } = await db.query<AccountRow>(
-    `UPDATE accounts SET contact = $2 WHERE id = $1 AND status = 'valid' RETURNING ${COLUMNS}`,
+    `UPDATE accounts SET contact = $2 WHERE id = $1 AND status = 'valid' RETURNING ${ACCOUNT_COLUMNS}`,
     [id, JSON.stringify(contact)],
   );
   return rows[0] && toAccount(rows[0]);
@@ -101,7 +86,7 @@ export async function updateAccountContact(db: Db, id: string, contact: string[]
  */
 export async function deactivateAccount(db: Db, id: string, orderError: ProblemDocument): Promise<Account | undefined> {
   return db.transaction(async (tx) => {
-    const { rows } = await tx.query<AccountRow>(`UPDATE accounts SET status = 'deactivated' WHERE id = $1 AND status = 'valid' RETURNING ${COLUMNS}`, [id]);
+    const { rows } = await tx.query<AccountRow>(`UPDATE accounts SET status = 'deactivated' WHERE id = $1 AND status = 'valid' RETURNING ${ACCOUNT_COLUMNS}`, [id]);
     if (!rows[0]) return undefined;
     await tx.query(`SELECT id FROM orders WHERE account_id = $1 AND status IN ('pending', 'ready') ORDER BY id FOR UPDATE`, [id]);
     await tx.query(`UPDATE authorizations SET status = 'deactivated' WHERE account_id = $1 AND status IN ('pending', 'valid')`, [id]);
@@ -122,7 +107,7 @@ export async function changeAccountKey(db: Db, id: string, oldThumbprint: string
   try {
     const { rows } = await db.query<AccountRow>(
       `UPDATE accounts SET key_thumbprint = $3, jwk = $4
-       WHERE id = $1 AND key_thumbprint = $2 AND status = 'valid' RETURNING ${COLUMNS}`,
+       WHERE id = $1 AND key_thumbprint = $2 AND status = 'valid' RETURNING ${ACCOUNT_COLUMNS}`,
       [id, oldThumbprint, newThumbprint, JSON.stringify(newJwk)],
     );
     return rows[0] ? { status: 'changed', account: toAccount(rows[0]) } : { status: 'stale' };

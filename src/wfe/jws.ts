@@ -7,8 +7,7 @@ import { constants, createPublicKey, verify as cryptoVerify, type JsonWebKeyInpu
 import type { FlattenedJWSInput, JWK, JWSHeaderParameters } from 'jose';
 import type { Account } from '../core.js';
 import { AcmeError } from '../errors.js';
-import { accountById, redeemNonceReadingAccount } from '../sa/accounts.js';
-import { redeemNonce } from '../sa/nonces.js';
+import { accountById } from '../sa/accounts.js';
 import type { RaContext } from '../ra/context.js';
 
 /** RFC 8555 §6.2: asymmetric algorithms only; "none" and MACs are refused for requests. */
@@ -192,7 +191,7 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
       if (!signatureHolds(jws, cached.key, alg)) throw signatureFails('JWS');
     }
     const { nonce, expiresAt } = nonceExpiry();
-    const current = await redeemNonceReadingAccount(ctx.db, id, nonce, expiresAt);
+    const current = await ctx.redeemer.redeem({ nonce, expiresAt, accountId: id });
     if (!current.account) throw new AcmeError('accountDoesNotExist', `no account at ${kid.slice(0, 200)}`);
     if (current.account.keyThumbprint !== cached.thumbprint) {
       // The key changed after it was cached, perhaps on another instance: the request must hold
@@ -207,7 +206,7 @@ export async function verifyRequest(ctx: RaContext, body: Buffer, requestUrl: st
     jwk = header.jwk as JWK;
     payloadBytes = verifiedPayload(jws, header, importAccountKey(jwk, alg), alg, 'JWS');
     const { nonce, expiresAt } = nonceExpiry();
-    if (!(await redeemNonce(ctx.db, nonce, expiresAt))) throw usedNonce();
+    if (!(await ctx.redeemer.redeem({ nonce, expiresAt })).fresh) throw usedNonce();
   }
 
   if (typeof header.url !== 'string') throw new AcmeError('malformed', 'JWS protected header has no url (RFC 8555 §6.4)');
