@@ -76,59 +76,31 @@ export async function finishValidation(db: Db, challengeId: string, outcome: Val
   return (await recordValidation(db, challengeId, outcome, now, evidence)) !== undefined;
 }
 
-/** finishValidation, returning the challenge as recorded (undefined: it was no longer processing). */
+/**
+ * finishValidation, returning the challenge as recorded (undefined: it was no longer processing).
+ * The locking, recording and settling of orders are one call of record_validation (migration
+ * 0010, which explains each step); with evidence to keep, it and the evidence share a transaction.
+ */
 export async function recordValidation(db: Db, challengeId: string, outcome: ValidationOutcome, now: Date, evidence?: Evidence): Promise<Challenge | undefined> {
+  const record = async (q: Queryable) => {
+    const { rows } = await q.query<ChallengeRow>(`SELECT ${CHALLENGE_COLUMNS} FROM record_validation($1, $2, $3, $4, $5, $6)`, [
+      challengeId,
+      outcome.status,
+      outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null,
+      outcome.status === 'valid' ? now : null,
+      outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
+      now,
+    ]);
+    return rows[0];
+  };
+  if (!evidence || outcome.status !== 'valid') {
+    const recorded = await record(db);
+    return recorded && toChallenge(recorded);
+  }
   return db.transaction(async (tx) => {
-    // Lock the waiting orders first, in id order, as every transaction that touches orders and
-    // authorizations does: two authorizations of one order finishing at once then cannot both
-    // miss the other's result (write skew under READ COMMITTED).
-    await tx.query(
-      `SELECT id FROM orders WHERE id IN (SELECT oa.order_id FROM order_authorizations oa JOIN challenges c ON c.authz_id = oa.authz_id WHERE c.id = $1)
-       ORDER BY id FOR UPDATE`,
-      [challengeId],
-    );
-    // The challenge and its authorization in one statement; the authorization changes only if
-    // the challenge was still processing (the CTE's row is the join's only source).
-    const { rows } = await tx.query<ChallengeRow>(
-      `WITH ch AS (
-         UPDATE challenges SET status = $2, error = $3, validated_at = $4, lease_until = NULL, payload = NULL
-         WHERE id = $1 AND status = 'processing' RETURNING ${CHALLENGE_COLUMNS}),
-       az AS (
-         UPDATE authorizations a SET status = $2, expires_at = COALESCE($5, a.expires_at)
-         FROM ch WHERE a.id = ch.authz_id AND a.status = 'pending')
-       SELECT ${CHALLENGE_COLUMNS} FROM ch`,
-      [
-        challengeId,
-        outcome.status,
-        outcome.status === 'invalid' ? JSON.stringify(outcome.error) : null,
-        outcome.status === 'valid' ? now : null,
-        outcome.status === 'valid' ? (outcome.authzExpiresAt ?? null) : null,
-      ],
-    );
-    const recorded = rows[0];
+    const recorded = await record(tx);
     if (!recorded) return undefined;
-    if (evidence && outcome.status === 'valid') await insertEvidence(tx, recorded.authz_id, challengeId, evidence, now);
-    await settleOrders(tx, recorded.authz_id, now, outcome.status === 'invalid' ? outcome.error : undefined);
+    await insertEvidence(tx, recorded.authz_id, challengeId, evidence, now);
     return toChallenge(recorded);
   });
-}
-
-/** RFC 8555 §7.1.6: an order becomes ready when all its authorizations are valid, invalid when one is invalid. */
-async function settleOrders(tx: Queryable, authzId: string, now: Date, error: ProblemDocument | undefined): Promise<void> {
-  if (error) {
-    await tx.query(
-      `UPDATE orders SET status = 'invalid', error = $2
-       WHERE status = 'pending' AND id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1)`,
-      [authzId, JSON.stringify(error)],
-    );
-    return;
-  }
-  await tx.query(
-    `UPDATE orders o SET status = 'ready'
-     WHERE o.status = 'pending' AND o.expires_at > $2
-       AND o.id IN (SELECT order_id FROM order_authorizations WHERE authz_id = $1)
-       AND NOT EXISTS (SELECT 1 FROM order_authorizations oa JOIN authorizations a ON a.id = oa.authz_id
-                       WHERE oa.order_id = o.id AND (a.status <> 'valid' OR a.expires_at <= $2))`,
-    [authzId, now],
-  );
 }
