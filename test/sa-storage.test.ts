@@ -454,8 +454,10 @@ for (const backend of backends) {
         const account = await makeAccount(db());
         for (let round = 0; round < 5; round++) {
           const order = await makeReadyOrder(db(), account.id);
-          assert.equal(trues(await race(pools(), 10, (d) => beginIssuance(d, order.id, account.id, CSR, T0, at(60)))), 1);
+          assert.equal(trues(await race(pools(), 10, (d) => beginIssuance(d, order.id, account.id, CSR, T0, at(60), newSerial()))), 1);
           assert.equal((await orderById(db(), order.id))!.status, 'processing');
+          // The winner's serial is recorded with its claim; the losers' are not.
+          assert.equal(await count(db(), "SELECT count(*) AS n FROM serials WHERE order_id = $1 AND purpose = 'acme'", [order.id]), 1);
         }
       });
 
@@ -463,12 +465,13 @@ for (const backend of backends) {
         const account = await makeAccount(db());
         const other = await makeAccount(db());
         const pending = await makeOrder(db(), account.id);
-        assert.equal(await beginIssuance(db(), pending.id, account.id, CSR, T0, at(60)), false);
+        assert.equal(await beginIssuance(db(), pending.id, account.id, CSR, T0, at(60), newSerial()), false);
         const ready = await makeReadyOrder(db(), account.id);
-        assert.equal(await beginIssuance(db(), ready.id, other.id, CSR, T0, at(60)), false);
-        assert.equal(await beginIssuance(db(), ready.id, account.id, CSR, at(7 * DAY), at(7 * DAY + 60)), false);
+        assert.equal(await beginIssuance(db(), ready.id, other.id, CSR, T0, at(60), newSerial()), false);
+        assert.equal(await beginIssuance(db(), ready.id, account.id, CSR, at(7 * DAY), at(7 * DAY + 60), newSerial()), false);
         assert.equal((await orderById(db(), ready.id))!.status, 'ready');
         assert.equal((await orderById(db(), pending.id))!.status, 'pending');
+        assert.equal(await count(db(), 'SELECT count(*) AS n FROM serials WHERE order_id IN ($1, $2)', [ready.id, pending.id]), 0);
       });
 
       test('storeCertificate stores the certificate and makes the order valid; a second one stores nothing', async () => {

@@ -41,14 +41,16 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   }
   // Counted per identifier, all or none, before the order is claimed for issuance.
   await takeLimit(ctx, 'certificatesPerName', order.identifiers.map(identifierKey));
-  if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease)))) {
+  const serial = newSerial();
+  if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease), serial))) {
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
-  // What issue() would read back from the order just claimed, and the CSR already parsed.
-  const serial = await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr });
+  // What issue() would read back from the order just claimed, the CSR already parsed and the
+  // serial just recorded.
+  const stored = await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr, serial });
   // Stored here: the order is valid with this certificate. Otherwise (failed, or finished
   // elsewhere) the order as stored says what happened.
-  return serial ? { ...order, status: 'valid', certificateSerial: serial } : (await orderById(ctx.db, order.id))!;
+  return stored ? { ...order, status: 'valid', certificateSerial: stored } : (await orderById(ctx.db, order.id))!;
 }
 
 function readCsr(der: Buffer): ParsedCsr {
@@ -135,11 +137,12 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
 
 /**
  * Signs and stores the certificate of a processing order. Called by finalize, which passes what
- * it just claimed, and after a crash by recovery, which reads it back from the order. The serial
- * is recorded before signing; certificate and order state change together. Returns the serial
- * when this call stored the certificate (the order is then valid), else undefined.
+ * it just claimed (the serial recorded with the claim), and after a crash by recovery, which
+ * reads it back from the order. The serial is recorded before signing; certificate and order
+ * state change together. Returns the serial when this call stored the certificate (the order is
+ * then valid), else undefined.
  */
-export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr }): Promise<string | undefined> {
+export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr; serial: string }): Promise<string | undefined> {
   const req = claimed?.request ?? (await issuanceRequest(ctx.db, orderId));
   if (!req) return;
   let csr: ParsedCsr;
@@ -168,8 +171,11 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
   }
   const { notBefore, notAfter } = window;
   const attestationId = device ? (await evidenceForOrder(ctx.db, orderId))[0]?.id ?? null : null;
-  const serial = newSerial();
-  await reserveSerial(ctx.db, serial, orderId, 'acme', now);
+  let serial = claimed?.serial;
+  if (!serial) {
+    serial = newSerial();
+    await reserveSerial(ctx.db, serial, orderId, 'acme', now);
+  }
   const der = await ctx.ca.issue({
     serial,
     spki: csr.spki,

@@ -6,12 +6,17 @@ import type { Db } from './db.js';
 // leaves either a ready order, or a processing order whose lease runs out and whose stored CSR
 // another instance (or this one after restart) signs again.
 
-/** Takes a ready order into processing with its CSR. False when the order was not ready. */
-export async function beginIssuance(db: Db, orderId: string, accountId: string, csr: Buffer, now: Date, leaseUntil: Date): Promise<boolean> {
+/**
+ * Takes a ready order into processing with its CSR, and records the serial it will be signed
+ * with, in one statement. False when the order was not ready (nothing is recorded then).
+ */
+export async function beginIssuance(db: Db, orderId: string, accountId: string, csr: Buffer, now: Date, leaseUntil: Date, serial: string): Promise<boolean> {
   const { rowCount } = await db.query(
-    `UPDATE orders SET status = 'processing', csr = $3, lease_until = $5
-     WHERE id = $1 AND account_id = $2 AND status = 'ready' AND expires_at > $4`,
-    [orderId, accountId, csr, now, leaseUntil],
+    `WITH claimed AS (
+       UPDATE orders SET status = 'processing', csr = $3, lease_until = $5
+       WHERE id = $1 AND account_id = $2 AND status = 'ready' AND expires_at > $4 RETURNING id)
+     INSERT INTO serials (serial, order_id, purpose, created_at) SELECT $6, id, 'acme', $4 FROM claimed`,
+    [orderId, accountId, csr, now, leaseUntil, serial],
   );
   return rowCount === 1;
 }

@@ -82,7 +82,7 @@ export async function makeReadyOrder(db: Db, accountId: string, names?: string[]
 /** A ready order taken into processing at T0 with a lease until `leaseUntil`. */
 export async function makeProcessingOrder(db: Db, accountId: string, csr: Buffer, leaseUntil = at(60)): Promise<Order> {
   const order = await makeReadyOrder(db, accountId);
-  assert.equal(await beginIssuance(db, order.id, accountId, csr, T0, leaseUntil), true);
+  assert.equal(await beginIssuance(db, order.id, accountId, csr, T0, leaseUntil, newSerial()), true);
   return order;
 }
 
