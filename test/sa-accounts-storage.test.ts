@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { accountById, changeAccountKey, deactivateAccount } from '../src/sa/accounts.js';
-import { createAuthorization, deactivateAuthorization, reusableAuthorizations } from '../src/sa/authorizations.js';
+import { authorizationsForNewOrder, createAuthorization, deactivateAuthorization } from '../src/sa/authorizations.js';
 import type { Db } from '../src/sa/db.js';
 import { openPostgres } from '../src/sa/db-postgres.js';
 import { createBoundAccount, createEabKey, eabKeyById, listEabKeys, revokeEabKey } from '../src/sa/eab.js';
@@ -108,14 +108,29 @@ for (const backend of backends) {
       assert.deepEqual([(await orderById(t.db, ready.id))?.status, (await orderById(t.db, ready.id))?.error?.detail], ['invalid', 'gone']);
     });
 
+    test('one read for a new order: the reusable authorization of each identifier, and the pending count', async () => {
+      const a = await makeAccount(t.db);
+      const ready = await makeReadyOrder(t.db, a.id, ['one.attestca.test', 'two.attestca.test']);
+      await makeOrder(t.db, a.id, ['p1.attestca.test', 'p2.attestca.test', 'p3.attestca.test']);
+      const wanted = ['two.attestca.test', 'none.attestca.test', 'one.attestca.test'].map((value) => ({ identifier: { type: 'dns', value }, wildcard: false }));
+      const { reusable, pending } = await authorizationsForNewOrder(t.db, a.id, wanted, at(60), T0);
+      assert.deepEqual([...reusable.keys()].sort(), ['dns:one.attestca.test:', 'dns:two.attestca.test:']);
+      assert.deepEqual(new Set([...reusable.values()].map((r) => r.id)), new Set(ready.authzIds));
+      assert.equal(pending.count, 3);
+      assert.ok(pending.firstExpiry instanceof Date);
+      const none = await authorizationsForNewOrder(t.db, (await makeAccount(t.db)).id, [], at(60), T0);
+      assert.deepEqual(none, { reusable: new Map(), pending: { count: 0, firstExpiry: undefined } });
+    });
+
     test('createOrder reuses valid authorizations (ready at once), and refuses one deactivated since it was found', async () => {
       const a = await makeAccount(t.db);
       const first = await makeReadyOrder(t.db, a.id, ['reuse.attestca.test']);
-      const found = await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: false }], at(60));
+      const reusableAuthorizations = async (...args: Parameters<typeof authorizationsForNewOrder>) => (await authorizationsForNewOrder(...args)).reusable;
+      const found = await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: false }], at(60), T0);
       const reuse = found.get('dns:reuse.attestca.test:')!;
       assert.equal(reuse.id, first.authzIds[0]);
-      assert.equal((await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: true }], at(60))).size, 0, 'a wildcard is another authorization');
-      assert.equal((await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: false }], at(8 * DAY))).size, 0, 'not valid long enough');
+      assert.equal((await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: true }], at(60), T0)).size, 0, 'a wildcard is another authorization');
+      assert.equal((await reusableAuthorizations(t.db, a.id, [{ identifier: { type: 'dns', value: 'reuse.attestca.test' }, wildcard: false }], at(8 * DAY), T0)).size, 0, 'not valid long enough');
       const orderOf = () => ({ id: newId(), accountId: a.id, expiresAt: at(DAY), identifiers: [{ type: 'dns', value: 'reuse.attestca.test' }], notBefore: null, notAfter: null, createdAt: T0, authorizations: [{ reuse: reuse.id }] });
       const second = await createOrder(t.db, orderOf());
       assert.deepEqual([second.status, second.authzIds], ['ready', [reuse.id]]);

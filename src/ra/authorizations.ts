@@ -5,7 +5,7 @@ import { effectiveAuthzStatus } from '../core.js';
 import { AcmeError, notFound } from '../errors.js';
 import * as sa from '../sa/authorizations.js';
 import { authorizationById } from '../sa/orders.js';
-import { reuseEnabled } from './authz-reuse.js';
+import { authorizationsForOrder, reuseEnabled } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier } from './identifiers.js';
 import { freshAuthorization } from './orders.js';
@@ -36,7 +36,7 @@ export async function newAuthorization(ctx: RaContext, account: Account, identif
   if (isDeviceIdentifier(checked)) {
     throw unwilling('rejectedIdentifier', `${checked.type} identifiers cannot be pre-authorized: every device order needs a fresh attestation (device-attest-01)`, 'device identifiers are validated per order');
   }
-  await checkPendingAuthorizations(ctx, account.id, 1);
+  checkPendingAuthorizations(ctx, (await authorizationsForOrder(ctx, account.id, [])).pending, 1);
   const authz = await sa.createAuthorization(ctx.db, account.id, freshAuthorization(checked, later(ctx, ctx.config.acme.authzLifetime)), ctx.clock.now());
   ctx.log.info({ audit: 'authz-created', account: account.id, authz: authz.id, identifier: checked }, 'pre-authorization created');
   return authz;

@@ -7,7 +7,7 @@
 // the attested key, and every CSR key is new). With `acme.authzReuse: off` nothing is reused
 // and newAuthz is not offered.
 import type { Identifier } from '../core.js';
-import { reusableAuthorizations } from '../sa/authorizations.js';
+import { authorizationsForNewOrder, type PendingAuthorizations } from '../sa/authorizations.js';
 import type { RaContext } from './context.js';
 import { isDeviceIdentifier } from './identifiers.js';
 
@@ -30,11 +30,15 @@ export interface Reusable {
   expiresAt: Date;
 }
 
-/** The valid authorizations of the account that the new order's identifiers may reuse, by reuseKey. */
-export async function findReusable(ctx: RaContext, accountId: string, wanted: { identifier: Identifier; wildcard: boolean }[]): Promise<Map<string, Reusable>> {
-  if (!reuseEnabled(ctx)) return new Map();
-  const eligible = wanted.filter((w) => !isDeviceIdentifier(w.identifier));
-  if (!eligible.length) return new Map();
-  const validUntil = new Date(ctx.clock.now().getTime() + minRemaining(ctx.config.acme.authzReuse));
-  return reusableAuthorizations(ctx.db, accountId, eligible, validUntil);
+/**
+ * What newOrder (and newAuthz, with nothing wanted) reads of the account's authorizations, in one
+ * statement: the valid ones its identifiers may reuse (by reuseKey) and the pending count that
+ * limits.pendingAuthorizationsPerAccount caps (ra/rate-limits.ts checkPendingAuthorizations).
+ */
+export async function authorizationsForOrder(ctx: RaContext, accountId: string, wanted: { identifier: Identifier; wildcard: boolean }[]): Promise<{ reusable: Map<string, Reusable>; pending: PendingAuthorizations }> {
+  const eligible = reuseEnabled(ctx) ? wanted.filter((w) => !isDeviceIdentifier(w.identifier)) : [];
+  if (!eligible.length && ctx.config.limits.pendingAuthorizationsPerAccount === 0) return { reusable: new Map(), pending: { count: 0, firstExpiry: undefined } };
+  const now = ctx.clock.now();
+  const validUntil = new Date(now.getTime() + minRemaining(ctx.config.acme.authzReuse));
+  return authorizationsForNewOrder(ctx.db, accountId, eligible, validUntil, now);
 }

@@ -7,7 +7,7 @@ import { AcmeError } from '../errors.js';
 import { newId } from '../sa/ids.js';
 import { reuseKey } from '../sa/authorizations.js';
 import * as sa from '../sa/orders.js';
-import { findReusable, type Reusable } from './authz-reuse.js';
+import { authorizationsForOrder, type Reusable } from './authz-reuse.js';
 import { later, type RaContext } from './context.js';
 import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifiers.js';
 import { checkReplaces } from './replaces.js';
@@ -111,9 +111,9 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
       throw err;
     }
   };
-  const reusable = await findReusable(ctx, account.id, wanted);
+  const { reusable, pending } = await authorizationsForOrder(ctx, account.id, wanted);
   // Limits last, once the order is known to be acceptable: a refused order takes no slot.
-  await checkPendingAuthorizations(ctx, account.id, wanted.filter((w) => !reusable.has(reuseKey(w))).length);
+  checkPendingAuthorizations(ctx, pending, wanted.filter((w) => !reusable.has(reuseKey(w))).length);
   await takeLimit(ctx, 'ordersPerAccount', [account.id]);
   let order: Order;
   try {

@@ -2,7 +2,8 @@
 // problem (HTTP 429) with Retry-After, the seconds until the window frees a slot. Counted in the
 // database (sa/rate-limits.ts), so they hold across instances sharing one Postgres.
 import { AcmeError } from '../errors.js';
-import { pendingAuthorizations, purgeRateLimitWindows, takeRateLimitSlots } from '../sa/rate-limits.js';
+import type { PendingAuthorizations } from '../sa/authorizations.js';
+import { purgeRateLimitWindows, takeRateLimitSlots } from '../sa/rate-limits.js';
 import type { RaContext } from './context.js';
 
 export type WindowedLimit = 'ordersPerAccount' | 'accountsPerIp' | 'certificatesPerName';
@@ -46,14 +47,13 @@ export async function purgeFinishedWindows(ctx: RaContext): Promise<void> {
 
 /**
  * limits.pendingAuthorizationsPerAccount: an account may not hold more pending authorizations
- * than this, `adding` included. Retry-After is when the first of them expires (sooner if the
+ * than this, `adding` included (`pending` as read by ra/authz-reuse.ts authorizationsForOrder). Retry-After is when the first of them expires (sooner if the
  * client answers or deactivates some, RFC 8555 §7.5.2).
  */
-export async function checkPendingAuthorizations(ctx: RaContext, accountId: string, adding: number): Promise<void> {
+export function checkPendingAuthorizations(ctx: RaContext, pending: PendingAuthorizations, adding: number): void {
   const cap = ctx.config.limits.pendingAuthorizationsPerAccount;
   if (cap === 0 || adding === 0) return;
   const now = ctx.clock.now();
-  const pending = await pendingAuthorizations(ctx.db, accountId, now);
   if (pending.count + adding <= cap) return;
   const retryAfter = secondsUntil(pending.firstExpiry?.getTime() ?? now.getTime(), now.getTime());
   throw new AcmeError(

@@ -12,30 +12,45 @@ export async function createAuthorization(db: Db, accountId: string, a: NewAutho
   });
 }
 
+export interface PendingAuthorizations {
+  count: number;
+  firstExpiry: Date | undefined;
+}
+
 /**
- * The valid authorizations of an account that a new order may reuse (RFC 8555 §7.1.3: a pending
- * order's authorizations include "unexpired authorizations that the client has completed in the
- * past"): one per identifier, the one that stays valid longest, and only those still valid at
- * `validUntil`.
+ * What a new order needs to know of its account's authorizations, in one statement:
+ * - `reusable`: the valid authorizations it may reuse (RFC 8555 §7.1.3: a pending order's
+ *   authorizations include "unexpired authorizations that the client has completed in the
+ *   past"), by reuseKey: one per wanted identifier, the one that stays valid longest, and only
+ *   those still valid at `validUntil`;
+ * - `pending`: how many of the account's authorizations are pending and unexpired at `now`, and
+ *   when the first of them expires (limits.pendingAuthorizationsPerAccount).
  */
-export async function reusableAuthorizations(
+export async function authorizationsForNewOrder(
   db: Queryable,
   accountId: string,
   wanted: { identifier: Identifier; wildcard: boolean }[],
   validUntil: Date,
-): Promise<Map<string, { id: string; expiresAt: Date }>> {
-  const found = new Map<string, { id: string; expiresAt: Date }>();
-  for (const w of wanted) {
-    const { rows } = await db.query<{ id: string; expires_at: Date }>(
-      `SELECT id, expires_at FROM authorizations
-       WHERE account_id = $1 AND identifier_type = $2 AND identifier_value = $3 AND wildcard = $4
-         AND status = 'valid' AND expires_at > $5
-       ORDER BY expires_at DESC, id LIMIT 1`,
-      [accountId, w.identifier.type, w.identifier.value, w.wildcard, validUntil],
-    );
-    if (rows[0]) found.set(reuseKey(w), { id: rows[0].id, expiresAt: rows[0].expires_at });
-  }
-  return found;
+  now: Date,
+): Promise<{ reusable: Map<string, { id: string; expiresAt: Date }>; pending: PendingAuthorizations }> {
+  const { rows } = await db.query<{ n: number; first: Date | null; i: number | null; id: string | null; expires_at: Date | null }>(
+    `WITH wanted AS (
+       SELECT * FROM unnest($2::text[], $3::text[], $4::boolean[]) WITH ORDINALITY AS w (type, value, wildcard, i)
+     ), reusable AS (
+       SELECT w.i, r.id, r.expires_at FROM wanted w CROSS JOIN LATERAL (
+         SELECT id, expires_at FROM authorizations
+         WHERE account_id = $1 AND identifier_type = w.type AND identifier_value = w.value AND wildcard = w.wildcard
+           AND status = 'valid' AND expires_at > $5
+         ORDER BY expires_at DESC, id LIMIT 1) r
+     ), pending AS (
+       SELECT count(*) AS n, min(expires_at) AS first FROM authorizations WHERE account_id = $1 AND status = 'pending' AND expires_at > $6
+     )
+     SELECT p.n, p.first, r.i, r.id, r.expires_at FROM pending p LEFT JOIN reusable r ON true`,
+    [accountId, wanted.map((w) => w.identifier.type), wanted.map((w) => w.identifier.value), wanted.map((w) => w.wildcard), validUntil, now],
+  );
+  const reusable = new Map<string, { id: string; expiresAt: Date }>();
+  for (const r of rows) if (r.i !== null) reusable.set(reuseKey(wanted[Number(r.i) - 1]!), { id: r.id!, expiresAt: r.expires_at! });
+  return { reusable, pending: { count: Number(rows[0]!.n), firstExpiry: rows[0]!.first ?? undefined } };
 }
 
 export const reuseKey = (w: { identifier: Identifier; wildcard: boolean }): string => `${w.identifier.type}:${w.identifier.value}:${w.wildcard ? '*' : ''}`;

@@ -48,12 +48,3 @@ export async function purgeRateLimitWindows(db: Db, before: Date): Promise<numbe
   return rowCount;
 }
 
-/** The account's pending, unexpired authorizations: how many, and when the first of them expires. */
-export async function pendingAuthorizations(db: Queryable, accountId: string, now: Date): Promise<{ count: number; firstExpiry: Date | undefined }> {
-  const { rows } = await db.query<{ n: string | number; first: Date | null }>(
-    `SELECT count(*) AS n, min(expires_at) AS first FROM authorizations WHERE account_id = $1 AND status = 'pending' AND expires_at > $2`,
-    [accountId, now],
-  );
-  const r = rows[0]!;
-  return { count: Number(r.n), firstExpiry: r.first ? new Date(r.first) : undefined };
-}
