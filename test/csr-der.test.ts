@@ -14,7 +14,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import { AlgorithmIdentifier, Extensions, GeneralNames, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { deviceCsr } from '../src/devicesim/device.js';
-import { CsrError, parseCsr, type ParsedCsr } from '../src/pki/csr.js';
+import { CsrError, importSpki, parseCsr, type ParsedCsr } from '../src/pki/csr.js';
 import { children, readTlv, splitSigned } from '../src/pki/der.js';
 import { bitString, explicit, implicitPrimitive, integer, NULL, octetString, oid, printableString, sequence, set, tlv, utf8String } from '../src/pki/der-write.js';
 import { canonicalIp, ipOctets } from '../src/pki/ip.js';
@@ -339,5 +339,36 @@ describe('parseCsr reads DER as the asn1-schema reader did', () => {
       const cut = outcome(parseCsr, der.subarray(0, i));
       assert.equal(cut.ok, false);
     }
+  });
+});
+
+describe('importSpki: the CSR key, P-256 through its JWK coordinates', () => {
+  const keys = {
+    'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
+    'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey,
+    'RSA 2048': generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
+    Ed25519: generateKeyPairSync('ed25519').publicKey,
+  };
+  for (const [name, key] of Object.entries(keys)) {
+    test(`${name}: the same key as decoding the DER`, () => {
+      const der = key.export({ type: 'spki', format: 'der' });
+      const imported = importSpki(der);
+      assert.ok(imported.equals(key));
+      assert.ok(imported.equals(createPublicKey({ key: der, format: 'der', type: 'spki' })));
+      assert.deepEqual(imported.asymmetricKeyDetails, key.asymmetricKeyDetails);
+    });
+  }
+
+  test('a P-256 point off the curve is refused, as decoding the DER refuses it', () => {
+    const der = Buffer.from(keys['P-256'].export({ type: 'spki', format: 'der' }));
+    der[der.length - 1]! ^= 1;
+    assert.throws(() => importSpki(der));
+    assert.throws(() => createPublicKey({ key: der, format: 'der', type: 'spki' }));
+  });
+
+  test('a P-256 SPKI of another length goes to the DER decoder, which refuses a truncated one', () => {
+    const der = keys['P-256'].export({ type: 'spki', format: 'der' });
+    const truncated = der.subarray(0, der.length - 1);
+    assert.throws(() => importSpki(truncated));
   });
 });

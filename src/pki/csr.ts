@@ -102,7 +102,7 @@ function readCsr(der: Uint8Array): ParsedCsr {
   const spki = Buffer.from(der.subarray(spkiTlv.offset, spkiTlv.end));
   let publicKey: KeyObject;
   try {
-    publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+    publicKey = importSpki(spki);
   } catch (err) {
     throw new CsrError(`CSR public key cannot be read: ${(err as Error).message}`);
   }
@@ -222,6 +222,28 @@ function readCommonName(der: Uint8Array, subject: Tlv): string | undefined {
     }
   }
   return found;
+}
+
+/**
+ * The DER SubjectPublicKeyInfo of an uncompressed P-256 key is these bytes followed by X and Y
+ * (RFC 5480 §2: id-ecPublicKey with the named curve prime256v1, then the BIT STRING 00 04 X Y).
+ */
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200' + '04', 'hex');
+const P256_SPKI_LENGTH = P256_SPKI_PREFIX.length + 64;
+
+/**
+ * A public key from its DER SubjectPublicKeyInfo. A P-256 key in its one canonical form goes in
+ * as JWK coordinates: OpenSSL 3 imports it that way in about 60% of the time it takes to decode
+ * the DER (0.09 against 0.15 ms here, bench/README.md), and finalize imports one per
+ * certificate; OpenSSL checks that the point is on the curve either way. Every other key (for
+ * P-384 the JWK route is the slower one), and any other encoding, is decoded from the DER as sent.
+ */
+export function importSpki(spki: Buffer): KeyObject {
+  if (spki.length === P256_SPKI_LENGTH && spki.subarray(0, P256_SPKI_PREFIX.length).equals(P256_SPKI_PREFIX)) {
+    const point = spki.subarray(P256_SPKI_PREFIX.length);
+    return createPublicKey({ key: { kty: 'EC', crv: 'P-256', x: point.subarray(0, 32).toString('base64url'), y: point.subarray(32).toString('base64url') }, format: 'jwk' });
+  }
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
 }
 
 function expect(t: Tlv, tag: number, what: string): void {

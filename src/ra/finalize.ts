@@ -2,7 +2,8 @@
 // acceptable key that is not the account key; then the order is processing until the signed
 // certificate is stored. Issuance is crash-safe: see sa/issuance.ts.
 import { createPublicKey } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jwkThumbprint } from '../acme/thumbprint.js';
 import type { Account, Identifier, Order } from '../core.js';
 import { effectiveOrderStatus } from '../core.js';
 import { AcmeError, notFound } from '../errors.js';
@@ -30,7 +31,7 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   if (!/^[A-Za-z0-9_-]+$/.test(csrB64)) throw new AcmeError('badCSR', 'csr is not base64url without padding (RFC 8555 §7.4)');
   const der = Buffer.from(csrB64, 'base64url');
   const csr = readCsr(der);
-  await checkCsrKey(csr, account);
+  checkCsrKey(csr, account);
   if (order.identifiers.some(isDeviceIdentifier)) await checkDeviceCsr(ctx, csr, order);
   else checkCsrNames(csr, order.identifiers);
 
@@ -63,7 +64,7 @@ function readCsr(der: Buffer): ParsedCsr {
 }
 
 /** Key types accepted for end-entity certificates. */
-async function checkCsrKey(csr: ParsedCsr, account: Account): Promise<void> {
+function checkCsrKey(csr: ParsedCsr, account: Account): void {
   const k = csr.publicKey;
   const d = k.asymmetricKeyDetails ?? {};
   if (k.asymmetricKeyType === 'ec') {
@@ -75,7 +76,7 @@ async function checkCsrKey(csr: ParsedCsr, account: Account): Promise<void> {
     throw new AcmeError('badCSR', `key type ${k.asymmetricKeyType} is not accepted; use EC P-256/P-384 or RSA`);
   }
   // Pebble's and Boulder's rule: the certificate key must not be the account key.
-  const csrThumbprint = await calculateJwkThumbprint(k.export({ format: 'jwk' }) as JWK, 'sha256');
+  const csrThumbprint = jwkThumbprint(k.export({ format: 'jwk' }) as JWK);
   if (csrThumbprint === account.keyThumbprint) throw new AcmeError('badCSR', 'the CSR public key is the account key; use a separate key for the certificate');
 }
 
