@@ -1,9 +1,24 @@
-import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+// The embedded database: PGlite (Postgres compiled to WebAssembly) under the data directory, or
+// in memory. It runs on a thread of its own (sa/pglite-thread.ts), so its queries use the second
+// core while the main thread serves HTTP; this adapter turns the Db interface into messages.
+import { Worker } from 'node:worker_threads';
 import type { Db, Queryable, QueryResult } from './db.js';
+import type { Reply, Request, SerializedError } from './pglite-thread.js';
 
-// PGlite hands bytea back as Uint8Array; pg hands back Buffer. Normalise to Buffer so callers
-// never care which database they run on.
+/**
+ * The thread, started from dist/sa/pglite-thread.js. Under tsx (the tests and the benchmark
+ * harness run the TypeScript sources) the thread's module is .ts, and a worker thread does not
+ * inherit tsx's loader: it registers it before importing.
+ */
+function startThread(dir: string | undefined): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./pglite-thread.js', import.meta.url), { workerData: { dir } });
+  const source = new URL('./pglite-thread.ts', import.meta.url).href;
+  return new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(source)}); });`, { eval: true, workerData: { dir } });
+}
+
+// Rows cross the thread boundary by structured clone, which makes a Buffer a plain Uint8Array;
+// pg hands back Buffer for bytea. Normalise to Buffer so callers never care which database they
+// run on.
 function normalise<R>(rows: unknown[]): R[] {
   for (const row of rows as Record<string, unknown>[]) {
     for (const [k, v] of Object.entries(row)) {
@@ -13,36 +28,86 @@ function normalise<R>(rows: unknown[]): R[] {
   return rows as R[];
 }
 
-const parsers = { [types.INT8]: (v: string) => Number(v) };
+/** A database error from the thread, with the fields callers look at (code, constraint…). */
+function revive(e: SerializedError): Error {
+  const { message, name: _name, ...fields } = e;
+  return Object.assign(new Error(message), fields);
+}
+
+type Body = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /** Opens the embedded database persisted in `dir`, or an in-memory one when dir is undefined. */
 export async function openPglite(dir: string | undefined): Promise<Db> {
-  if (dir) mkdirSync(dir, { recursive: true });
-  const pg = await PGlite.create(dir, { parsers });
+  const worker = startThread(dir);
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let nextId = 1;
+  let failure: Error | undefined;
 
-  const run = async <R>(q: Pick<PGlite, 'query'>, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const res = await q.query(sql, params as unknown[] | undefined);
-    // pg's rowCount is the count in the command tag: rows changed by INSERT/UPDATE/DELETE, rows
-    // returned by SELECT. PGlite's affectedRows is 0 for a SELECT; its rowCount is the tag count.
-    return { rows: normalise<R>(res.rows), rowCount: res.rowCount ?? res.affectedRows ?? res.rows.length };
+  // The thread keeps the process alive only while a request waits on it: a CLI command that
+  // forgets nothing still exits when its work is done, and one waiting on a query does not.
+  const settle = (id: number, outcome: (p: { resolve(v: unknown): void; reject(e: Error): void }) => void) => {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    if (pending.size === 0) worker.unref();
+    outcome(p);
+  };
+  const failAll = (err: Error) => {
+    failure ??= err;
+    for (const id of [...pending.keys()]) settle(id, (p) => p.reject(err));
+  };
+  const started = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
+  worker.on('message', (reply: Reply) => settle(reply.id, (p) => (reply.ok ? p.resolve(reply.value) : p.reject(revive(reply.error)))));
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', (code) => failAll(new Error(`the embedded database's thread exited (code ${code})`)));
+
+  const call = <T>(body: Body): Promise<T> => {
+    if (failure) return Promise.reject(failure);
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      try {
+        worker.postMessage({ ...body, id } as Request);
+      } catch (err) {
+        // A parameter that cannot be cloned (a function, say): nothing was sent.
+        settle(id, (p) => p.reject(err as Error));
+      }
+    });
   };
 
+  const on = (tx: number | undefined): Queryable => ({
+    query: async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+      const res = await call<{ rows: unknown[]; rowCount: number }>({ op: 'query', sql, params: params as unknown[] | undefined, tx });
+      return { rows: normalise<R>(res.rows), rowCount: res.rowCount };
+    },
+    exec: async (sql) => {
+      await call({ op: 'exec', sql, tx });
+    },
+  });
+
+  await started;
+  const outside = on(undefined);
   return {
     kind: 'pglite',
-    query: (sql, params) => run(pg, sql, params),
-    exec: async (sql) => {
-      await pg.exec(sql);
+    ...outside,
+    // PGlite has one connection; a transaction holds it, and other queries wait until it ends.
+    async transaction(fn) {
+      const tx = await call<number>({ op: 'begin' });
+      let out;
+      try {
+        out = await fn(on(tx));
+      } catch (err) {
+        await call({ op: 'rollback', tx }).catch(() => {});
+        throw err;
+      }
+      await call({ op: 'commit', tx });
+      return out;
     },
-    // PGlite has one connection; its transaction() holds a mutex so other queries wait.
-    transaction: (fn) =>
-      pg.transaction((t) =>
-        fn({
-          query: (sql, params) => run(t, sql, params),
-          exec: async (sql) => {
-            await t.exec(sql);
-          },
-        } satisfies Queryable),
-      ),
-    close: () => pg.close(),
+    async close() {
+      if (failure) return;
+      await call({ op: 'close' });
+      await worker.terminate();
+    },
   };
 }
