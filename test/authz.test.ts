@@ -8,7 +8,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { authorizationById, orderById } from '../src/sa/orders.js';
-import { finishValidation, startValidation } from '../src/sa/validations.js';
+import { finishValidation } from '../src/sa/validations.js';
+import { claim } from './helpers/sa-fixtures.js';
 import { TestAcmeClient } from './helpers/acme.js';
 import { makeCsr } from './helpers/csr.js';
 import { backends } from './helpers/db.js';
@@ -135,7 +136,7 @@ for (const backend of backends) {
       const authzId = idOf(first.json.authorizations[0]);
       const challenge = (await authorizationById(server.ctx.db, authzId))!.challenges[0]!;
       const now = new Date();
-      assert.equal(await startValidation(server.ctx.db, challenge.id, now, new Date(now.getTime() + 60_000)), true);
+      assert.equal(await claim(server.ctx.db, challenge.id, now, new Date(now.getTime() + 60_000)), true);
       assert.equal(await finishValidation(server.ctx.db, challenge.id, { status: 'valid' }, now), true);
       const second = await alice.newOrder([device]);
       assert.notEqual(second.json.authorizations[0], first.json.authorizations[0]);

@@ -10,9 +10,9 @@ import { openPostgres } from '../src/sa/db-postgres.js';
 import { createBoundAccount, createEabKey, eabKeyById, listEabKeys, revokeEabKey } from '../src/sa/eab.js';
 import { newId } from '../src/sa/ids.js';
 import { authorizationById, createOrder, orderById, orderIdsByAccount, ReusedAuthorizationGone } from '../src/sa/orders.js';
-import { finishValidation, startValidation } from '../src/sa/validations.js';
+import { finishValidation } from '../src/sa/validations.js';
 import { backends, openTestDatabase, type TestDatabase } from './helpers/db.js';
-import { at, DAY, http01Ids, makeAccount, makeOrder, makeReadyOrder, problem, T0 } from './helpers/sa-fixtures.js';
+import { at, claim, DAY, http01Ids, makeAccount, makeOrder, makeReadyOrder, problem, T0 } from './helpers/sa-fixtures.js';
 
 const UNIQUE = '23505';
 const CHECK = '23514';
@@ -143,7 +143,7 @@ for (const backend of backends) {
       const a = await makeAccount(t.db);
       const order = await makeOrder(t.db, a.id, ['window.attestca.test']);
       const [ch] = await http01Ids(t.db, order);
-      assert.equal(await startValidation(t.db, ch!, T0, at(60)), true);
+      assert.equal(await claim(t.db, ch!, T0, at(60)), true);
       assert.equal(await finishValidation(t.db, ch!, { status: 'valid', authzExpiresAt: at(30 * DAY) }, T0), true);
       assert.equal((await authorizationById(t.db, order.authzIds[0]!))?.expiresAt.toISOString(), at(30 * DAY).toISOString());
       const pre = await createAuthorization(t.db, a.id, { id: newId(), identifier: { type: 'dns', value: 'pre.attestca.test' }, wildcard: false, expiresAt: at(DAY), challenges: [{ id: newId(), type: 'http-01', token: newId() }] }, T0);

@@ -26,7 +26,7 @@ import { claimStaleValidations, finishValidation, startValidation } from '../src
 import { backends, createPostgresDatabase, openTestDatabase, type Backend, type TestDatabase } from './helpers/db.js';
 
 const ALL = readMigrations().map((m) => m.name);
-import { at, DAY, http01Ids, makeAccount, makeOrder, makeProcessingOrder, makeReadyOrder, newSerial, problem, T0 } from './helpers/sa-fixtures.js';
+import { at, claim, DAY, http01Ids, makeAccount, makeOrder, makeProcessingOrder, makeReadyOrder, newSerial, problem, T0 } from './helpers/sa-fixtures.js';
 
 // Postgres error codes (PostgreSQL manual, Appendix A).
 const UNIQUE = '23505';
@@ -351,18 +351,39 @@ for (const backend of backends) {
       test('startValidation claims a pending challenge once', async () => {
         const account = await makeAccount(db());
         const [id] = await http01Ids(db(), await makeOrder(db(), account.id));
-        assert.equal(await startValidation(db(), id!, T0, at(60)), true);
-        assert.equal(await startValidation(db(), id!, T0, at(60)), false);
+        assert.equal(await claim(db(), id!, T0, at(60)), true);
+        assert.equal(await claim(db(), id!, T0, at(60)), false);
         const ch = (await challengeById(db(), id!))!;
         assert.equal(ch.status, 'processing');
         assert.equal(ch.attempts, 1);
+      });
+
+      test('startValidation claims for the account that owns the challenge only, and reads the authorization as it was', async () => {
+        const account = await makeAccount(db());
+        const other = await makeAccount(db());
+        const order = await makeOrder(db(), account.id);
+        const [id] = await http01Ids(db(), order);
+        const refused = await startValidation(db(), id!, other.id, T0, at(60));
+        assert.equal(refused.started, false, 'another account cannot start it');
+        assert.equal(refused.authz?.accountId, account.id, 'but learns whose it is, to be told so');
+        assert.equal((await challengeById(db(), id!))!.status, 'pending');
+        const first = await startValidation(db(), id!, account.id, T0, at(60), '{"attObj":"x"}');
+        assert.equal(first.started, true);
+        assert.equal(first.authz?.id, order.authzIds[0]);
+        assert.equal(first.authz?.challenges.find((c) => c.id === id)?.status, 'pending', 'read before the claim');
+        assert.equal((await challengeById(db(), id!))!.status, 'processing');
+        assert.equal(await count(db(), 'SELECT count(*) AS n FROM challenges WHERE id = $1 AND payload IS NULL', [id]), 1, 'a response is kept for device-attest-01 only');
+        const again = await startValidation(db(), id!, account.id, T0, at(60));
+        assert.equal(again.started, false);
+        assert.equal(again.authz?.challenges.find((c) => c.id === id)?.status, 'processing');
+        assert.deepEqual(await startValidation(db(), newId(), account.id, T0, at(60)), { started: false, authz: undefined });
       });
 
       test('concurrent startValidation of one challenge on two instances: exactly one succeeds', async () => {
         const account = await makeAccount(db());
         for (let round = 0; round < 5; round++) {
           const [id] = await http01Ids(db(), await makeOrder(db(), account.id));
-          assert.equal(trues(await race(pools(), 10, (d) => startValidation(d, id!, T0, at(60)))), 1);
+          assert.equal(trues(await race(pools(), 10, (d) => claim(d, id!, T0, at(60)))), 1);
           assert.equal((await challengeById(db(), id!))!.attempts, 1);
         }
       });
@@ -374,7 +395,7 @@ for (const backend of backends) {
           const authz = (await authorizationById(db(), order.authzIds[0]!))!;
           const ids = authz.challenges.map((c) => c.id);
           assert.equal(ids.length, 2);
-          const started = await race(pools(), 2, (d, i) => startValidation(d, ids[i]!, T0, at(60)));
+          const started = await race(pools(), 2, (d, i) => claim(d, ids[i]!, T0, at(60)));
           assert.equal(trues(started), 1, `round ${round}: ${JSON.stringify(started)}`);
           const after = (await authorizationById(db(), authz.id))!;
           assert.equal(after.challenges.filter((c) => c.status === 'processing').length, 1);
@@ -384,7 +405,7 @@ for (const backend of backends) {
       test('startValidation refuses an expired authorization', async () => {
         const account = await makeAccount(db());
         const [id] = await http01Ids(db(), await makeOrder(db(), account.id, ['old.attestca.test'], { authzExpiresAt: T0 }));
-        assert.equal(await startValidation(db(), id!, T0, at(60)), false);
+        assert.equal(await claim(db(), id!, T0, at(60)), false);
         assert.equal((await challengeById(db(), id!))!.status, 'pending');
       });
 
@@ -393,7 +414,7 @@ for (const backend of backends) {
         const order = await makeOrder(db(), account.id);
         const [id] = await http01Ids(db(), order);
         assert.equal(await finishValidation(db(), id!, { status: 'valid' }, T0), false, 'not processing yet');
-        assert.equal(await startValidation(db(), id!, T0, at(60)), true);
+        assert.equal(await claim(db(), id!, T0, at(60)), true);
         assert.equal(await finishValidation(db(), id!, { status: 'valid' }, at(2)), true);
         assert.equal(await finishValidation(db(), id!, { status: 'invalid', error: problem('late') }, at(3)), false, 'already finished');
 
@@ -410,7 +431,7 @@ for (const backend of backends) {
         const account = await makeAccount(db());
         const order = await makeOrder(db(), account.id, ['a.attestca.test', 'b.attestca.test']);
         const [first] = await http01Ids(db(), order);
-        assert.equal(await startValidation(db(), first!, T0, at(60)), true);
+        assert.equal(await claim(db(), first!, T0, at(60)), true);
         assert.equal(await finishValidation(db(), first!, { status: 'valid' }, T0), true);
         assert.equal((await orderById(db(), order.id))!.status, 'pending');
       });
@@ -420,7 +441,7 @@ for (const backend of backends) {
         for (let round = 0; round < 20; round++) {
           const order = await makeOrder(db(), account.id, ['a.attestca.test', 'b.attestca.test']);
           const ids = await http01Ids(db(), order);
-          for (const id of ids) assert.equal(await startValidation(db(), id, T0, at(60)), true);
+          for (const id of ids) assert.equal(await claim(db(), id, T0, at(60)), true);
           const finished = await race(pools(), 2, (d, i) => finishValidation(d, ids[i]!, { status: 'valid' }, T0));
           assert.deepEqual(finished, [true, true]);
           assert.equal((await orderById(db(), order.id))!.status, 'ready', `round ${round}`);
@@ -431,7 +452,7 @@ for (const backend of backends) {
         const account = await makeAccount(db());
         const order = await makeOrder(db(), account.id, ['a.attestca.test', 'b.attestca.test']);
         const [good, bad] = await http01Ids(db(), order);
-        for (const id of [good!, bad!]) assert.equal(await startValidation(db(), id, T0, at(60)), true);
+        for (const id of [good!, bad!]) assert.equal(await claim(db(), id, T0, at(60)), true);
         assert.equal(await finishValidation(db(), good!, { status: 'valid' }, T0), true);
         const error = problem('the key authorization did not match');
         assert.equal(await finishValidation(db(), bad!, { status: 'invalid', error }, at(1)), true);
@@ -551,9 +572,9 @@ for (const backend of backends) {
         const stale = await http01Ids(db(), await makeOrder(db(), account.id, ['s1.attestca.test', 's2.attestca.test']));
         const [edge] = await http01Ids(db(), await makeOrder(db(), account.id));
         const [fresh] = await http01Ids(db(), await makeOrder(db(), account.id));
-        for (const id of stale) assert.equal(await startValidation(db(), id, T0, at(10)), true);
-        assert.equal(await startValidation(db(), edge!, T0, at(100)), true);
-        assert.equal(await startValidation(db(), fresh!, T0, at(101)), true);
+        for (const id of stale) assert.equal(await claim(db(), id, T0, at(10)), true);
+        assert.equal(await claim(db(), edge!, T0, at(100)), true);
+        assert.equal(await claim(db(), fresh!, T0, at(101)), true);
 
         const claimed = await claimStaleValidations(db(), at(100), at(200), 10);
         assert.deepEqual(claimed.map((c) => c.id).sort(), [...stale, edge!].sort());
@@ -590,7 +611,7 @@ for (const backend of backends) {
         const account = await makeAccount(db());
         const ids: string[] = [];
         for (let i = 0; i < 4; i++) ids.push(...(await http01Ids(db(), await makeOrder(db(), account.id, [`c${i}a.attestca.test`, `c${i}b.attestca.test`]))));
-        for (const id of ids) assert.equal(await startValidation(db(), id, T0, at(20 * DAY)), true);
+        for (const id of ids) assert.equal(await claim(db(), id, T0, at(20 * DAY)), true);
         const sweeps = await race(pools(), 4, (d) => claimStaleValidations(d, at(21 * DAY), at(22 * DAY), 3));
         const claimed = sweeps.flat().map((c) => c.id);
         assert.equal(new Set(claimed).size, claimed.length, 'no row claimed twice');
@@ -605,7 +626,7 @@ for (const backend of backends) {
           const locked = (await makeProcessingOrder(here!, account.id, CSR, at(30 * DAY))).id;
           const free = (await makeProcessingOrder(here!, account.id, CSR, at(30 * DAY))).id;
           const [lockedCh, freeCh] = await http01Ids(here!, await makeOrder(here!, account.id, ['l.attestca.test', 'f.attestca.test']));
-          for (const id of [lockedCh!, freeCh!]) assert.equal(await startValidation(here!, id, T0, at(30 * DAY)), true);
+          for (const id of [lockedCh!, freeCh!]) assert.equal(await claim(here!, id, T0, at(30 * DAY)), true);
 
           let release!: () => void;
           const released = new Promise<void>((resolve) => (release = resolve));
@@ -653,7 +674,7 @@ for (const backend of backends) {
         assert.deepEqual(rows, [{ n: 1, big: Number.MAX_SAFE_INTEGER, small: 7 }]);
         const account = await makeAccount(db());
         const [id] = await http01Ids(db(), await makeOrder(db(), account.id));
-        await startValidation(db(), id!, T0, at(60));
+        await claim(db(), id!, T0, at(60));
         assert.equal((await challengeById(db(), id!))!.attempts, 1);
       });
 

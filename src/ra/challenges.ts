@@ -21,31 +21,30 @@ function deviceResponse(payload: Record<string, unknown>): string {
 }
 
 export async function answerChallenge(ctx: RaContext, account: Account, challengeId: string, payload: Record<string, unknown>): Promise<Challenge> {
-  const authz = await authorizationOfChallenge(ctx.db, challengeId);
+  // Claimed first, for this account only; the authorization comes back as it was before.
+  const { started, authz } = await startValidation(ctx.db, challengeId, account.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease), deviceResponse(payload));
   const challenge = authz?.challenges.find((c) => c.id === challengeId);
   if (!authz || !challenge) throw notFound('challenge');
   if (authz.accountId !== account.id) throw new AcmeError('unauthorized', 'this challenge belongs to another account');
 
-  // A challenge already processing or finished is returned as it is: a response to it is not
-  // validated again (RFC 8555 §7.5.1 leaves repeats to the server; Boulder and step-ca agree).
-  if (challenge.status === 'pending') {
+  if (started) {
     const device = challenge.type === 'device-attest-01';
-    const stored = device ? deviceResponse(payload) : null;
-    const started = await startValidation(ctx.db, challenge.id, ctx.clock.now(), later(ctx, ctx.config.acme.validationLease), stored);
-    if (started) {
-      // What the validation would read back, known here: the challenge now processing, its
-      // authorization, the account's key and the response just stored.
-      const claimed: ValidationJob = { authz, challenge, keyThumbprint: account.keyThumbprint, payload: stored };
-      const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id, claimed));
-      // Most network validations finish in milliseconds: wait briefly so the response already
-      // carries the result and the client saves a round of polling. A slow one goes on in the
-      // background. device-attest-01 always finishes here.
-      const finished = await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
-      if (finished) return finished;
-    }
+    // What the validation would read back, known here: the challenge now processing, its
+    // authorization, the account's key and the response just stored.
+    const claimed: ValidationJob = { authz, challenge, keyThumbprint: account.keyThumbprint, payload: device ? deviceResponse(payload) : null };
+    const done = ctx.background.run(`validate ${challenge.id}`, () => runValidation(ctx, challenge.id, claimed));
+    // Most network validations finish in milliseconds: wait briefly so the response already
+    // carries the result and the client saves a round of polling. A slow one goes on in the
+    // background. device-attest-01 always finishes here.
+    const finished = await (device ? done : waitAtMost(done, ctx.config.acme.validationWait));
+    if (finished) return finished;
     return (await challengeById(ctx.db, challengeId))!;
   }
-  return challenge;
+  // A challenge already processing or finished is returned as it is: a response to it is not
+  // validated again (RFC 8555 §7.5.1 leaves repeats to the server; Boulder and step-ca agree).
+  // A pending one that could not start (its authorization expired, or a sibling was tried) is
+  // read again: another request may have just moved it.
+  return challenge.status === 'pending' ? (await challengeById(ctx.db, challengeId))! : challenge;
 }
 
 /** A claimed validation: the challenge, its authorization, the account key's thumbprint and the client's response. */

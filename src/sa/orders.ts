@@ -98,16 +98,16 @@ interface AuthzRow {
  * An authorization with its challenges, in one statement: the challenges travel as one JSON
  * array, so a read is one round trip however many challenges there are.
  */
-const AUTHZ_SELECT = `
+export const AUTHZ_SELECT = `
   SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, a.status, a.expires_at,
          (SELECT coalesce(json_agg(json_build_object('id', c.id, 'authz_id', c.authz_id, 'type', c.type, 'token', c.token, 'status', c.status,
                                                      'validated_at', c.validated_at, 'error', c.error, 'attempts', c.attempts) ORDER BY c.type), '[]')
           FROM challenges c WHERE c.authz_id = a.id) AS challenges
   FROM authorizations a`;
 
-type AuthzWithChallengesRow = AuthzRow & { challenges: (Omit<ChallengeRow, 'validated_at'> & { validated_at: string | null })[] };
+export type AuthzWithChallengesRow = AuthzRow & { challenges: (Omit<ChallengeRow, 'validated_at'> & { validated_at: string | null })[] };
 
-const toAuthorization = (r: AuthzWithChallengesRow): Authorization => ({
+export const toAuthorization = (r: AuthzWithChallengesRow): Authorization => ({
   id: r.id,
   accountId: r.account_id,
   identifier: { type: r.identifier_type, value: r.identifier_value },

@@ -1,5 +1,5 @@
-import type { Challenge, ProblemDocument } from '../core.js';
-import { CHALLENGE_COLUMNS, toChallenge, type ChallengeRow } from './orders.js';
+import type { Authorization, Challenge, ProblemDocument } from '../core.js';
+import { AUTHZ_SELECT, CHALLENGE_COLUMNS, toAuthorization, toChallenge, type AuthzWithChallengesRow, type ChallengeRow } from './orders.js';
 import { insertEvidence, type Evidence } from './attestations.js';
 import type { Db, Queryable } from './db.js';
 
@@ -9,29 +9,47 @@ import type { Db, Queryable } from './db.js';
 // claimed again by whichever instance sweeps first.
 
 /**
- * Moves a pending challenge of a pending, unexpired authorization to processing. Returns false
- * when the challenge was not in that state (already processing, or finished), or when another
+ * Moves a pending challenge of a pending, unexpired authorization of `accountId` to processing,
+ * storing the client's response (`deviceResponse`, kept for device-attest-01 challenges only),
+ * and reads the challenge's authorization as it was before: one statement for the request that
+ * answers a challenge (RFC 8555 §7.5.1). `started` is false when the challenge belongs to
+ * another account or was not in that state (already processing, or finished), or when another
  * challenge of its authorization was already tried: one attempt per authorization (RFC 8555
- * §7.1.6, a failed challenge makes the authorization invalid).
+ * §7.1.6, a failed challenge makes the authorization invalid). `authz` is undefined when there
+ * is no such challenge.
  *
- * One statement: the guarded UPDATE of the authorization's `attempted` flag decides. Two
- * siblings started at once both try to set it; the row lock makes the second wait, and
- * Postgres re-checks its WHERE against the row the first left (attempted), so only one
- * challenge moves. The challenge's own guard (still pending) keeps a repeat from moving it.
+ * The guarded UPDATE of the authorization's `attempted` flag decides. Two siblings started at
+ * once both try to set it; the row lock makes the second wait, and Postgres re-checks its WHERE
+ * against the row the first left (attempted), so only one challenge moves. The challenge's own
+ * guard (still pending) keeps a repeat from moving it. The authorization is read from the
+ * statement's snapshot, before either UPDATE.
  */
-export async function startValidation(db: Db, challengeId: string, now: Date, leaseUntil: Date, payload: string | null = null): Promise<boolean> {
-  const { rowCount } = await db.query(
+export async function startValidation(
+  db: Queryable,
+  challengeId: string,
+  accountId: string,
+  now: Date,
+  leaseUntil: Date,
+  deviceResponse: string | null = null,
+): Promise<{ started: boolean; authz: Authorization | undefined }> {
+  const { rows } = await db.query<AuthzWithChallengesRow & { started: boolean }>(
     `WITH claimed AS (
        UPDATE authorizations a SET attempted = true
        FROM challenges c
-       WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id
-         AND a.status = 'pending' AND a.expires_at > $2 AND NOT a.attempted
-       RETURNING a.id)
-     UPDATE challenges SET status = 'processing', lease_until = $3, attempts = attempts + 1, payload = $4
-     WHERE id = $1 AND status = 'pending' AND authz_id IN (SELECT id FROM claimed)`,
-    [challengeId, now, leaseUntil, payload],
+       WHERE c.id = $1 AND c.status = 'pending' AND a.id = c.authz_id AND a.account_id = $2
+         AND a.status = 'pending' AND a.expires_at > $3 AND NOT a.attempted
+       RETURNING a.id),
+     moved AS (
+       UPDATE challenges SET status = 'processing', lease_until = $4, attempts = attempts + 1,
+                             payload = CASE WHEN type = 'device-attest-01' THEN $5 END
+       WHERE id = $1 AND status = 'pending' AND authz_id IN (SELECT id FROM claimed)
+       RETURNING id)
+     SELECT EXISTS (SELECT 1 FROM moved) AS started, q.*
+     FROM (${AUTHZ_SELECT} WHERE a.id = (SELECT authz_id FROM challenges WHERE id = $1)) q`,
+    [challengeId, accountId, now, leaseUntil, deviceResponse],
   );
-  return rowCount === 1;
+  const r = rows[0];
+  return { started: r?.started ?? false, authz: r && toAuthorization(r) };
 }
 
 /**
