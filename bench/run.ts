@@ -4,7 +4,7 @@
 // the report gives medians and min–max over rounds. Usage: see bench/README.md.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -317,6 +317,19 @@ const median = (xs: number[]) => {
 };
 
 async function main() {
+  if (args.targets!.split(',').includes('pebble')) {
+    const onPath = (process.env.PATH ?? '').split(path.delimiter).some((d) => {
+      try {
+        accessSync(path.join(d, 'pebble'), constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (!onPath) {
+      throw new Error('--targets names pebble, but no pebble is on PATH: install it with `apt-get install -y pebble` (Debian), or leave pebble out of --targets');
+    }
+  }
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'ignore' });
   const dns = await startBenchDns(SUFFIX);
   const responder = await startHttp01Responder(0);
