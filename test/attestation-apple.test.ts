@@ -119,6 +119,17 @@ describe('apple attestation', () => {
     refused(() => verifyApple(input(stmt([bad, sub!]))), 'chain', /signature|DER|certificate/);
   });
 
+  test('a remembered intermediate signature does not excuse a tampered copy of the intermediate', () => {
+    // The genuine Sub CA verifies under the root, and chain.ts remembers that for the next device;
+    // a copy with a flipped signature byte is other bytes, so its signature is checked, and fails.
+    const [leaf, sub] = fromPem(read('mda-chain-f99b7905.pem'));
+    verifyApple(input(stmt([leaf!, sub!])));
+    const bad = Buffer.from(sub!);
+    bad[bad.length - 10]! ^= 0x01;
+    refused(() => verifyApple(input(stmt([leaf!, bad]))), 'chain', /signature|DER|certificate/);
+    verifyApple(input(stmt([leaf!, sub!])));
+  });
+
   test('x5c missing, empty, not bytes, or not a certificate', () => {
     refused(() => verifyApple(input(new Map())), 'x5c', /no "x5c"/);
     refused(() => verifyApple(input(new Map([['x5c', []]]))), 'x5c', /empty/);

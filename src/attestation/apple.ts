@@ -6,7 +6,7 @@
 // key authorization). The freshness code is mandatory here: step-ca skips the check when the OID
 // is missing; an attestation without it could be a replay, so it is refused.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { ChainError, extension, verifyChain, type ParsedCert } from '../pki/chain.js';
+import { ChainError, extension, spkiOf, verifyChain, type ParsedCert } from '../pki/chain.js';
 import { AttestationError, x5c, type AttestationFacts, type AttestationInput } from './verifier.js';
 
 /**
@@ -64,7 +64,7 @@ export function verifyApple(input: AttestationInput): AttestationFacts {
     format: 'apple',
     permanentIdentifiers,
     hardwareModules,
-    attestedSpki: leaf.x509.publicKey.export({ type: 'spki', format: 'der' }),
+    attestedSpki: spkiOf(leaf),
     claims,
     chain: path.map((c) => c.der),
   };

@@ -29,6 +29,16 @@ export interface ParsedCert {
   asn: Certificate;
   /** A readable name for error messages. */
   name: string;
+  /** Its public key as DER SubjectPublicKeyInfo, once asked for (spkiOf). */
+  spki?: Buffer;
+  /**
+   * Issuers whose key this certificate's signature was found to verify with. Kept on the
+   * certificates that recur (anchors and intermediates, see parseRecurring), so that a vendor
+   * intermediate shared by a whole fleet has its signature checked once per instance, not once
+   * per device. A signature over fixed bytes under a fixed key verifies once or never; validity,
+   * extensions and constraints are still checked on every path.
+   */
+  verifiedBy?: Set<ParsedCert>;
 }
 
 export function parseCert(der: Uint8Array): ParsedCert {
@@ -41,6 +51,33 @@ export function parseCert(der: Uint8Array): ParsedCert {
     throw new ChainError(`not a DER X.509 certificate: ${(err as Error).message}`);
   }
   return { x509, der: Buffer.from(der), asn, name: (x509.subject ?? '').replace(/\n/g, ', ') || '(empty subject)' };
+}
+
+/** The certificate's public key as DER SubjectPublicKeyInfo (OpenSSL's encoding), computed once. */
+export function spkiOf(cert: ParsedCert): Buffer {
+  cert.spki ??= cert.x509.publicKey.export({ type: 'spki', format: 'der' });
+  return cert.spki;
+}
+
+/**
+ * Anchors and intermediates recur: every device of a fleet sends its vendor's intermediate, and
+ * the anchors are configuration. They are parsed once and kept, by their DER, up to this many.
+ */
+const RECURRING_LIMIT = 256;
+const recurring = new Map<string, ParsedCert>();
+
+function parseRecurring(der: Uint8Array): ParsedCert {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
+  let cert = recurring.get(key);
+  if (cert) {
+    // Most recently used last, so that the oldest is the one dropped.
+    recurring.delete(key);
+  } else {
+    cert = parseCert(der);
+    if (recurring.size >= RECURRING_LIMIT) recurring.delete(recurring.keys().next().value!);
+  }
+  recurring.set(key, cert);
+  return cert;
 }
 
 export function extension(cert: ParsedCert, oid: string): { critical: boolean; value: Buffer } | undefined {
@@ -108,21 +145,26 @@ function checkIssuer(issuer: ParsedCert, below: number, o: VerifyOptions, isAnch
 function signedBy(child: ParsedCert, issuer: ParsedCert): 'yes' | 'no' | 'bad-signature' {
   // Name chaining (RFC 5280 §6.1.3 (a)(4)); node also compares AKI/SKI when both are present.
   if (!child.x509.checkIssued(issuer.x509)) return 'no';
+  if (child.verifiedBy?.has(issuer)) return 'yes';
+  let verified: boolean;
   try {
-    return child.x509.verify(issuer.x509.publicKey) ? 'yes' : 'bad-signature';
+    verified = child.x509.verify(issuer.x509.publicKey);
   } catch {
-    return 'bad-signature';
+    verified = false;
   }
+  if (!verified) return 'bad-signature';
+  child.verifiedBy?.add(issuer);
+  return 'yes';
 }
 
-const sameKey = (a: ParsedCert, b: ParsedCert): boolean =>
-  a.x509.publicKey.export({ type: 'spki', format: 'der' }).equals(b.x509.publicKey.export({ type: 'spki', format: 'der' }));
+const sameKey = (a: ParsedCert, b: ParsedCert): boolean => spkiOf(a).equals(spkiOf(b));
 
 export function verifyChain(leafDer: Uint8Array, intermediatesDer: Uint8Array[], anchorsDer: Uint8Array[], o: VerifyOptions): VerifiedChain {
   if (!anchorsDer.length) throw new ChainError('no trust anchors are configured for this format');
   const leaf = parseCert(leafDer);
-  const pool = intermediatesDer.map(parseCert);
-  const anchors = anchorsDer.map(parseCert);
+  const pool = intermediatesDer.map(parseRecurring);
+  const anchors = anchorsDer.map(parseRecurring);
+  for (const c of [...pool, ...anchors]) c.verifiedBy ??= new Set();
   const max = o.maxIntermediates ?? 4;
 
   checkValidity(leaf, o.at);

@@ -100,6 +100,9 @@ function checkCsrNames(csr: ParsedCsr, identifiers: Identifier[]): void {
 /** One canonical DER SubjectPublicKeyInfo for a key, whichever encoder produced the input. */
 const canonicalSpki = (spki: Buffer): Buffer => createPublicKey({ key: spki, format: 'der', type: 'spki' }).export({ type: 'spki', format: 'der' });
 
+/** Whether two DER SubjectPublicKeyInfos hold the same key; the same bytes need no decoding. */
+const sameSpki = (a: Buffer, b: Buffer): boolean => a.equals(b) || canonicalSpki(a).equals(canonicalSpki(b));
+
 /**
  * A device order (draft-ietf-acme-device-attest §3–§5): the CSR key must be the attested key,
  * and a PermanentIdentifier/HardwareModuleName SAN in the CSR must name exactly the order's
@@ -111,11 +114,10 @@ const canonicalSpki = (spki: Buffer): Buffer => createPublicKey({ key: spki, for
 async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Promise<void> {
   const evidence = await evidenceForOrder(ctx.db, order.id);
   if (evidence.length !== order.identifiers.length) throw new AcmeError('orderNotReady', 'the order has no recorded attestation for every identifier');
-  const csrKey = canonicalSpki(csr.spki);
   for (const e of evidence) {
     if (!e.attestedSpki) continue; // an unattested device accepted by policy: no key to bind
-    if (!csrKey.equals(canonicalSpki(e.attestedSpki))) {
-      throw new AcmeError('badCSR', `the CSR public key (SHA-256 ${keySha256(csrKey)}) is not the attested key (SHA-256 ${e.attestedKeySha256}) of ${e.identifier.value}: the CSR must be signed by the key the device attested`);
+    if (!sameSpki(csr.spki, e.attestedSpki)) {
+      throw new AcmeError('badCSR', `the CSR public key (SHA-256 ${keySha256(canonicalSpki(csr.spki))}) is not the attested key (SHA-256 ${e.attestedKeySha256}) of ${e.identifier.value}: the CSR must be signed by the key the device attested`);
     }
   }
   // step-ca's rule, and what Fleet's and NanoMDM's payloads produce (Subject CN = the serial =
