@@ -347,6 +347,9 @@ describe('importSpki: the CSR key, P-256 through its JWK coordinates', () => {
     'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey,
     'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey,
     'RSA 2048': generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey,
+    'RSA 3072, exponent 3': generateKeyPairSync('rsa', { modulusLength: 3072, publicExponent: 3 }).publicKey,
+    'RSA 4096': generateKeyPairSync('rsa', { modulusLength: 4096 }).publicKey,
+    'RSA-PSS 2048': generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey,
     Ed25519: generateKeyPairSync('ed25519').publicKey,
   };
   for (const [name, key] of Object.entries(keys)) {
@@ -358,6 +361,34 @@ describe('importSpki: the CSR key, P-256 through its JWK coordinates', () => {
       assert.deepEqual(imported.asymmetricKeyDetails, key.asymmetricKeyDetails);
     });
   }
+
+  test('an RSA key in another encoding is decoded from the DER, with the DER decoder\'s verdict', () => {
+    const der = keys['RSA 2048'].export({ type: 'spki', format: 'der' });
+    // SPKI = SEQUENCE { algorithm, BIT STRING { 00, RSAPublicKey SEQUENCE { n, e } } }
+    const [, bits] = children(der, readTlv(der, 0));
+    const [nTlv, eTlv] = children(der, readTlv(der, bits!.start + 1));
+    const n = der.subarray(nTlv!.start, nTlv!.end);
+    const e = der.subarray(eTlv!.start, eTlv!.end);
+    const spkiOf = (algorithm: Buffer, nBytes: Buffer, eBytes: Buffer) => sequence([algorithm, bitString(sequence([tlv(0x02, nBytes), tlv(0x02, eBytes)]))]);
+    const alg = Buffer.from('300d06092a864886f70d0101010500', 'hex');
+    const variants = {
+      canonical: spkiOf(alg, n, e),
+      'extra leading zero in the modulus': spkiOf(alg, Buffer.concat([Buffer.from([0]), n]), e),
+      'negative modulus': spkiOf(alg, n.subarray(1), e),
+      'absent NULL parameters': spkiOf(Buffer.from('300b06092a864886f70d010101', 'hex'), n, e),
+    };
+    assert.ok(variants.canonical.equals(der), 'the hand-built canonical form is what OpenSSL writes');
+    for (const [name, spki] of Object.entries(variants)) {
+      let viaDer: KeyObject | Error;
+      try {
+        viaDer = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      } catch (err) {
+        viaDer = err as Error;
+      }
+      if (viaDer instanceof Error) assert.throws(() => importSpki(spki), Error, name);
+      else assert.ok(importSpki(spki).equals(viaDer), name);
+    }
+  });
 
   test('a P-256 point off the curve is refused, as decoding the DER refuses it', () => {
     const der = Buffer.from(keys['P-256'].export({ type: 'spki', format: 'der' }));
