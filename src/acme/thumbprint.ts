@@ -1,5 +1,6 @@
-// RFC 7638 JWK thumbprints, computed synchronously with node:crypto: the required members of the
-// key type in lexicographic order, as JSON without whitespace, hashed with SHA-256 (§3.2, §3.3).
+// RFC 7638 JWK thumbprints (account keys, EAB bindings, CSR keys), computed synchronously with
+// node:crypto: the required members of the key type in lexicographic order, as JSON without
+// whitespace, hashed with SHA-256 (§3.2, §3.3).
 import { createHash } from 'node:crypto';
 import type { JWK } from 'jose';
 

@@ -1,5 +1,6 @@
 // Account rules (RFC 8555 §7.3): creation, lookup by key, contact and terms-of-service checks.
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jwkThumbprint } from '../acme/thumbprint.js';
 import type { Account } from '../core.js';
 import { AcmeError } from '../errors.js';
 import * as sa from '../sa/accounts.js';
@@ -25,10 +26,6 @@ export function checkContacts(contact: string[] | undefined): string[] {
   return list;
 }
 
-export async function thumbprint(jwk: JWK): Promise<string> {
-  return calculateJwkThumbprint(jwk, 'sha256');
-}
-
 export interface NewAccountRequest {
   jwk: JWK;
   contact: string[] | undefined;
@@ -41,7 +38,7 @@ export interface NewAccountRequest {
 
 /** RFC 8555 §7.3 and §7.3.1. `created` is false when the key already had an account. */
 export async function newAccount(ctx: RaContext, req: NewAccountRequest): Promise<{ account: Account; created: boolean }> {
-  const keyThumbprint = await thumbprint(req.jwk);
+  const keyThumbprint = jwkThumbprint(req.jwk);
   const existing = await sa.accountByThumbprint(ctx.db, keyThumbprint);
   // RFC 8555 §7.3.6: no request authorized by a deactivated account's key is accepted, this
   // one included, and the refusal is a 401.

@@ -5,7 +5,8 @@ import type { JWK } from 'jose';
 import type { Account } from '../core.js';
 import { AcmeError } from '../errors.js';
 import * as sa from '../sa/accounts.js';
-import { publicJwk, thumbprint } from './accounts.js';
+import { jwkThumbprint } from '../acme/thumbprint.js';
+import { publicJwk } from './accounts.js';
 import type { RaContext } from './context.js';
 
 export interface KeyChangeRequest {
@@ -22,12 +23,12 @@ export async function changeKey(ctx: RaContext, account: Account, req: KeyChange
   if (req.account !== url) throw new AcmeError('malformed', `keyChange inner payload "account" is "${req.account.slice(0, 200)}", not the account that signed the request, ${url} (RFC 8555 §7.3.5)`);
   let oldThumbprint: string;
   try {
-    oldThumbprint = await thumbprint(req.oldKey);
+    oldThumbprint = jwkThumbprint(req.oldKey);
   } catch (err) {
     throw new AcmeError('malformed', `keyChange inner payload "oldKey" is not a JWK: ${(err as Error).message}`);
   }
   if (oldThumbprint !== account.keyThumbprint) throw new AcmeError('malformed', 'keyChange inner payload "oldKey" is not the account\'s current key (RFC 8555 §7.3.5)');
-  const newThumbprint = await thumbprint(req.newKey);
+  const newThumbprint = jwkThumbprint(req.newKey);
   if (newThumbprint === account.keyThumbprint) throw new AcmeError('malformed', 'keyChange: the new key is the account\'s current key; sign the inner JWS with a new key');
 
   const conflict = (holder: string) =>

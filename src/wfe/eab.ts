@@ -4,7 +4,8 @@
 // RFC's order: well-formed JWS, header as required, the key, the MAC, the payload's key.
 // Whether the key may still bind an account (revoked, used up) is ra/eab.ts's rule.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jwkThumbprint } from '../acme/thumbprint.js';
 import { AcmeError } from '../errors.js';
 import { eabKeyById } from '../sa/eab.js';
 import type { RaContext } from '../ra/context.js';
@@ -56,11 +57,11 @@ export async function verifyExternalAccountBinding(ctx: RaContext, value: unknow
 
   let boundThumbprint: string;
   try {
-    boundThumbprint = await calculateJwkThumbprint(payload as JWK, 'sha256');
+    boundThumbprint = jwkThumbprint(payload as JWK);
   } catch (err) {
     throw new AcmeError('malformed', `${WHAT} payload is not a JWK: ${(err as Error).message}`);
   }
-  if (boundThumbprint !== (await calculateJwkThumbprint(outer.jwk, 'sha256'))) {
+  if (boundThumbprint !== jwkThumbprint(outer.jwk)) {
     throw new AcmeError('unauthorized', `${WHAT} binds another key than the one this newAccount request is signed with (RFC 8555 §7.3.4)`);
   }
   return { keyId, jws };
