@@ -73,7 +73,7 @@ function parseRecurring(der: Uint8Array): ParsedCert {
     // Most recently used last, so that the oldest is the one dropped.
     recurring.delete(key);
   } else {
-    cert = parseCert(der);
+    cert = { ...parseCert(der), verifiedBy: new Set() };
     if (recurring.size >= RECURRING_LIMIT) recurring.delete(recurring.keys().next().value!);
   }
   recurring.set(key, cert);
@@ -164,7 +164,6 @@ export function verifyChain(leafDer: Uint8Array, intermediatesDer: Uint8Array[],
   const leaf = parseCert(leafDer);
   const pool = intermediatesDer.map(parseRecurring);
   const anchors = anchorsDer.map(parseRecurring);
-  for (const c of [...pool, ...anchors]) c.verifiedBy ??= new Set();
   const max = o.maxIntermediates ?? 4;
 
   checkValidity(leaf, o.at);
