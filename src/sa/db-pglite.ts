@@ -34,7 +34,9 @@ function revive(e: SerializedError): Error {
   return Object.assign(new Error(message), fields);
 }
 
-type Body = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+/** A request without its id (the adapter numbers them): Omit applied to each member of the union. */
+type WithoutId<R> = R extends unknown ? Omit<R, 'id'> : never;
+type Body = WithoutId<Request>;
 
 /** Opens the embedded database persisted in `dir`, or an in-memory one when dir is undefined. */
 export async function openPglite(dir: string | undefined): Promise<Db> {
