@@ -16,7 +16,14 @@ export function openPostgres(connectionString: string, options: { max?: number }
     // new order's reusable authorizations was planned afresh each time (0.34 ms of Postgres CPU
     // per order; pg_stat_statements: plans = calls). Its generic plan is the same plan. Every
     // statement of sa/ is a lookup by key, for which the generic plan is the plan.
-    options: '-c plan_cache_mode=force_generic_plan',
+    // A kept plan is as good as the statistics it was made with, though: a plan made while a
+    // table is young (a new CA, its first minute before autovacuum analyzes it) scans the table
+    // when its few pages look cheaper than an index, and the connection keeps scanning as the
+    // table grows. Settling a validation's orders was planned that way: a seq scan of orders,
+    // 0.2-0.3 ms of Postgres CPU per validation by a minute in (auto_explain). With
+    // enable_seqscan off, Postgres takes an index wherever one serves the statement, as every
+    // statement here is written to be served; a statement that has none still runs, as a scan.
+    options: '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off',
     max: options.max ?? 10,
     types: {
       getTypeParser: ((oid: number, format?: string) =>
