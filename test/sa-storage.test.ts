@@ -20,6 +20,7 @@ import {
   type NewCertificate,
 } from '../src/sa/issuance.js';
 import { migrate, readMigrations } from '../src/sa/migrate.js';
+import { RateLimitReached, takeRateLimitSlots } from '../src/sa/rate-limits.js';
 import { NonceRedeemer, nonceKey, purgeExpiredNonces, redeemNonces } from '../src/sa/nonces.js';
 import { authorizationById, challengeById, createOrder, orderById } from '../src/sa/orders.js';
 import { claimStaleValidations, finishValidation, startValidation } from '../src/sa/validations.js';
@@ -650,6 +651,72 @@ for (const backend of backends) {
           assert.deepEqual((await claimStaleValidations(here!, at(31 * DAY), at(32 * DAY), 10)).map((c) => c.id), [lockedCh]);
         });
       }
+    });
+
+    describe('rate-limit slots', () => {
+      const W = at(0);
+      const count = async (key: string): Promise<number | undefined> =>
+        (await db().query<{ count: number }>('SELECT count FROM rate_limits WHERE key = $1 AND window_start = $2', [key, W])).rows[0]?.count;
+
+      test('several keys are taken all or none: a full one leaves the others as they were', async () => {
+        const [a, b, c] = ['slots-a', 'slots-b', 'slots-c'].map((k) => `${k}-${newId()}`) as [string, string, string];
+        await takeRateLimitSlots(db(), { keys: [b], windowStart: W, limit: 2 });
+        await takeRateLimitSlots(db(), { keys: [b, a], windowStart: W, limit: 2 });
+        await assert.rejects(takeRateLimitSlots(db(), { keys: [c, b, a], windowStart: W, limit: 2 }), (err: unknown) => err instanceof RateLimitReached && err.key === b);
+        assert.deepEqual([await count(a), await count(b), await count(c)], [1, 2, undefined]);
+      });
+
+      test('racing takes of overlapping keys, on two instances, take exactly the limit and never deadlock', async () => {
+        const keys = [`race-x-${newId()}`, `race-y-${newId()}`];
+        const results = await race(pools(), 12, (d, i) =>
+          takeRateLimitSlots(d, { keys: i % 2 ? keys : [...keys].reverse(), windowStart: W, limit: 5 }).then(
+            () => true,
+            (err: unknown) => {
+              if (err instanceof RateLimitReached) return false;
+              throw err;
+            },
+          ),
+        );
+        assert.equal(trues(results), 5);
+        assert.deepEqual([await count(keys[0]!), await count(keys[1]!)], [5, 5]);
+      });
+
+      test('an order refused by its slot is not stored; one allowed takes the slot with it', async () => {
+        const account = await makeAccount(db());
+        const key = `orders-${account.id}`;
+        const slots = { keys: [key], windowStart: W, limit: 1 };
+        const first = newId();
+        const order = (id: string) => ({
+          id,
+          accountId: account.id,
+          expiresAt: at(DAY),
+          identifiers: [{ type: 'dns', value: 'slots.attestca.test' }],
+          notBefore: null,
+          notAfter: null,
+          createdAt: T0,
+          authorizations: [{ id: newId(), identifier: { type: 'dns', value: 'slots.attestca.test' }, wildcard: false, expiresAt: at(DAY), challenges: [{ id: newId(), type: 'http-01' as const, token: newId() }] }],
+        });
+        await createOrder(db(), order(first), slots);
+        assert.equal(await count(key), 1);
+        const refused = newId();
+        await assert.rejects(createOrder(db(), order(refused), slots), RateLimitReached);
+        assert.equal(await orderById(db(), refused), undefined);
+        assert.equal(await count(key), 1);
+        assert.equal((await orderById(db(), first))?.status, 'pending');
+      });
+
+      test('a claim refused by its slot leaves the order ready and records no serial', async () => {
+        const account = await makeAccount(db());
+        const order = await makeReadyOrder(db(), account.id);
+        const key = `certs-${order.id}`;
+        await takeRateLimitSlots(db(), { keys: [key], windowStart: W, limit: 1 });
+        const serial = newSerial();
+        await assert.rejects(beginIssuance(db(), order.id, account.id, CSR, T0, at(60), serial, { keys: [key], windowStart: W, limit: 1 }), RateLimitReached);
+        assert.equal((await orderById(db(), order.id))?.status, 'ready');
+        assert.equal((await db().query('SELECT 1 FROM serials WHERE serial = $1', [serial])).rowCount, 0);
+        assert.equal(await beginIssuance(db(), order.id, account.id, CSR, T0, at(60), serial, { keys: [key], windowStart: W, limit: 2 }), true);
+        assert.equal(await count(key), 2);
+      });
     });
 
     describe('types', () => {

@@ -16,7 +16,7 @@ import { evidenceForOrder, keySha256 } from '../sa/attestations.js';
 import { later, type RaContext } from './context.js';
 import { identifierKey, isDeviceIdentifier } from './identifiers.js';
 import { profileConfig } from './profiles.js';
-import { takeLimit } from './rate-limits.js';
+import { limited, limitSlots } from './rate-limits.js';
 import { certificateWindow } from './validity.js';
 
 export async function finalizeOrder(ctx: RaContext, account: Account, orderId: string, csrB64: string): Promise<Order> {
@@ -40,10 +40,13 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
     if (!order.notAfter) throw new Error(`the issuing CA expired on ${ctx.ca.issuerNotAfter.toISOString()}`);
     throw new AcmeError('malformed', `the order's notAfter (${order.notAfter.toISOString()}) has passed: the certificate would be expired already; create a new order`);
   }
-  // Counted per identifier, all or none, before the order is claimed for issuance.
-  await takeLimit(ctx, 'certificatesPerName', order.identifiers.map(identifierKey));
+  // Counted per identifier, all or none, by the statement that claims the order for issuance.
+  const slots = limitSlots(ctx, 'certificatesPerName', order.identifiers.map(identifierKey));
   const serial = newSerial();
-  if (!(await beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease), serial))) {
+  const claimed = await limited(ctx, 'certificatesPerName', slots, () =>
+    beginIssuance(ctx.db, order.id, account.id, der, now, later(ctx, ctx.config.acme.validationLease), serial, slots),
+  );
+  if (!claimed) {
     throw new AcmeError('orderNotReady', 'order is no longer ready (finalized by a concurrent request, or expired)');
   }
   // What issue() would read back from the order just claimed, the CSR already parsed and the

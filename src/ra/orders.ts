@@ -13,7 +13,8 @@ import { checkIdentifiers, isDeviceIdentifier, wildcardBase } from './identifier
 import { checkReplaces } from './replaces.js';
 import { enforceNamePolicy } from './policy.js';
 import { enforceProfileIdentifiers, selectProfile } from './profiles.js';
-import { checkPendingAuthorizations, takeLimit } from './rate-limits.js';
+import { checkPendingAuthorizations, limited, limitSlots } from './rate-limits.js';
+import type { RateLimitSlots } from '../sa/rate-limits.js';
 import { requestedWindow } from './validity.js';
 
 /**
@@ -80,7 +81,7 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
   const window = requestedWindow(ctx.config, { ...req, profile }, identifiers.some(isDeviceIdentifier), ctx.clock.now(), ctx.ca.issuerNotAfter);
   const wanted = identifiers.map(authorizationFor);
   if (req.replaces !== undefined) await checkReplaces(ctx, account, req.replaces, identifiers);
-  const create = async (reusable: Map<string, Reusable>): Promise<Order> => {
+  const create = async (reusable: Map<string, Reusable>, slots: RateLimitSlots | undefined): Promise<Order> => {
     const now = ctx.clock.now();
     // RFC 8555 §7.1.3: an order lives no longer than its authorizations.
     const reusedExpiry = Math.min(...[...reusable.values()].map((r) => r.expiresAt.getTime()));
@@ -100,11 +101,13 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
         const reused = reusable.get(reuseKey(w));
         return reused ? { reuse: reused.id } : freshAuthorization(w.identifier, authzExpires, w.wildcard);
       }),
-    });
+    }, slots);
   };
   const createOnce = async (reusable: Map<string, Reusable>): Promise<Order> => {
+    // The ordersPerAccount slot is taken by the statement that creates the order (sa/orders.ts).
+    const slots = limitSlots(ctx, 'ordersPerAccount', [account.id]);
     try {
-      return await create(reusable);
+      return await limited(ctx, 'ordersPerAccount', slots, () => create(reusable, slots));
     } catch (err) {
       // RFC 9773 §5, §7.4: 409 alreadyReplaced when an order that is not invalid holds it.
       if (err instanceof sa.AlreadyReplaced) throw new AcmeError('alreadyReplaced', 'replaces: another order already replaces this certificate (RFC 9773 §5)', { cause: err });
@@ -114,7 +117,6 @@ export async function newOrder(ctx: RaContext, account: Account, req: NewOrderRe
   const { reusable, pending } = await authorizationsForOrder(ctx, account.id, wanted);
   // Limits last, once the order is known to be acceptable: a refused order takes no slot.
   checkPendingAuthorizations(ctx, pending, wanted.filter((w) => !reusable.has(reuseKey(w))).length);
-  await takeLimit(ctx, 'ordersPerAccount', [account.id]);
   let order: Order;
   try {
     order = await createOnce(reusable);

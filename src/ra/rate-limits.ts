@@ -3,7 +3,7 @@
 // database (sa/rate-limits.ts), so they hold across instances sharing one Postgres.
 import { AcmeError } from '../errors.js';
 import type { PendingAuthorizations } from '../sa/authorizations.js';
-import { purgeRateLimitWindows, takeRateLimitSlots } from '../sa/rate-limits.js';
+import { purgeRateLimitWindows, RateLimitReached, takeRateLimitSlots, type RateLimitSlots } from '../sa/rate-limits.js';
 import type { RaContext } from './context.js';
 
 export type WindowedLimit = 'ordersPerAccount' | 'accountsPerIp' | 'certificatesPerName';
@@ -18,22 +18,39 @@ const DESCRIBE: Record<WindowedLimit, string> = {
 const secondsUntil = (at: number, now: number): number => Math.max(1, Math.ceil((at - now) / 1000));
 
 /**
- * Takes one slot of the limit for each key (all or none), or throws rateLimited. Fixed windows
- * aligned to the epoch: a full window frees all of its slots at its end, which is the Retry-After.
+ * The slots `name` asks of `keys` now, one per key, all or none: for the SA statement that the
+ * limit guards, which takes them along with its own write (undefined when the limit is off).
+ * Fixed windows aligned to the epoch: a full window frees all of its slots at its end, which is
+ * the Retry-After.
  */
-export async function takeLimit(ctx: RaContext, name: WindowedLimit, keys: string[]): Promise<void> {
+export function limitSlots(ctx: RaContext, name: WindowedLimit, keys: string[]): RateLimitSlots | undefined {
   const { count, window } = ctx.config.limits[name];
-  if (count === 0 || keys.length === 0) return;
-  const now = ctx.clock.now().getTime();
-  const windowStart = Math.floor(now / window) * window;
-  const full = await takeRateLimitSlots(ctx.db, keys.map((k) => `${name}:${k}`), new Date(windowStart), count);
-  if (full === undefined) return;
-  const retryAfter = secondsUntil(windowStart + window, now);
-  const what = name === 'certificatesPerName' ? `${DESCRIBE[name]} ${full.slice(name.length + 1)}` : DESCRIBE[name];
-  ctx.log.info({ audit: 'rate-limited', limit: name, key: full, retryAfter }, 'rate limit reached');
-  throw new AcmeError('rateLimited', `too many ${what}: the limit is ${count} per ${formatWindow(window)} (limits.${name}); retry after ${retryAfter} seconds`, {
-    headers: { 'Retry-After': String(retryAfter) },
-  });
+  if (count === 0 || keys.length === 0) return undefined;
+  const windowStart = Math.floor(ctx.clock.now().getTime() / window) * window;
+  return { keys: keys.map((k) => `${name}:${k}`), windowStart: new Date(windowStart), limit: count };
+}
+
+/** Runs the SA call that takes `slots` of `name`; a full window becomes the rateLimited problem. */
+export async function limited<T>(ctx: RaContext, name: WindowedLimit, slots: RateLimitSlots | undefined, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!(err instanceof RateLimitReached) || !slots) throw err;
+    const { count, window } = ctx.config.limits[name];
+    const retryAfter = secondsUntil(slots.windowStart.getTime() + window, ctx.clock.now().getTime());
+    const full = err.key;
+    const what = name === 'certificatesPerName' ? `${DESCRIBE[name]} ${full.slice(name.length + 1)}` : DESCRIBE[name];
+    ctx.log.info({ audit: 'rate-limited', limit: name, key: full, retryAfter }, 'rate limit reached');
+    throw new AcmeError('rateLimited', `too many ${what}: the limit is ${count} per ${formatWindow(window)} (limits.${name}); retry after ${retryAfter} seconds`, {
+      headers: { 'Retry-After': String(retryAfter) },
+    });
+  }
+}
+
+/** Takes one slot of the limit for each key (all or none) on its own, or throws rateLimited. */
+export async function takeLimit(ctx: RaContext, name: WindowedLimit, keys: string[]): Promise<void> {
+  const slots = limitSlots(ctx, name, keys);
+  if (slots) await limited(ctx, name, slots, () => takeRateLimitSlots(ctx.db, slots));
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Identifier, IssuedCertificate, ProblemDocument } from '../core.js';
 import type { Db } from './db.js';
+import { slotParameters, withSlots, type RateLimitSlots } from './rate-limits.js';
 
 // Finalization (RFC 8555 §7.4) as stored state: ready → processing (CSR stored, lease taken) →
 // serial recorded → certificate stored and order valid in one transaction. A crash at any point
@@ -8,15 +9,21 @@ import type { Db } from './db.js';
 
 /**
  * Takes a ready order into processing with its CSR, and records the serial it will be signed
- * with, in one statement. False when the order was not ready (nothing is recorded then).
+ * with, in one statement. False when the order was not ready: nothing is recorded then but the
+ * rate-limit slots, which are taken before the claim is tried (a one-time filter).
  */
-export async function beginIssuance(db: Db, orderId: string, accountId: string, csr: Buffer, now: Date, leaseUntil: Date, serial: string): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `WITH claimed AS (
-       UPDATE orders SET status = 'processing', csr = $3, lease_until = $5
-       WHERE id = $1 AND account_id = $2 AND status = 'ready' AND expires_at > $4 RETURNING id)
-     INSERT INTO serials (serial, order_id, purpose, created_at) SELECT $6, id, 'acme', $4 FROM claimed`,
-    [orderId, accountId, csr, now, leaseUntil, serial],
+export async function beginIssuance(db: Db, orderId: string, accountId: string, csr: Buffer, now: Date, leaseUntil: Date, serial: string, slots?: RateLimitSlots): Promise<boolean> {
+  // The slots (certificatesPerName) are a one-time condition of the claim: taken before it is
+  // tried; a full window raises and the order stays ready.
+  const { rowCount } = await withSlots(() =>
+    db.query(
+      `WITH slots AS (SELECT take_rate_limit_slots($7::text[], $8::timestamptz, $9::integer) AS taken),
+       claimed AS (
+         UPDATE orders SET status = 'processing', csr = $3, lease_until = $5
+         WHERE id = $1 AND account_id = $2 AND status = 'ready' AND expires_at > $4 AND (SELECT taken FROM slots) RETURNING id)
+       INSERT INTO serials (serial, order_id, purpose, created_at) SELECT $6, id, 'acme', $4 FROM claimed`,
+      [orderId, accountId, csr, now, leaseUntil, serial, ...slotParameters(slots)],
+    ),
   );
   return rowCount === 1;
 }

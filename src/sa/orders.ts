@@ -1,5 +1,6 @@
 import type { Authorization, AuthzStatus, Challenge, ChallengeStatus, ChallengeType, Identifier, Order, OrderStatus, ProblemDocument } from '../core.js';
 import { isUniqueViolation, type Db, type Queryable } from './db.js';
+import { slotParameters, withSlots, type RateLimitSlots } from './rate-limits.js';
 
 interface OrderRow {
   id: string;
@@ -210,33 +211,42 @@ const challengeColumns = (authzs: NewAuthorization[]) => {
 /**
  * The order, its new authorizations, their challenges and the order's links to every
  * authorization, as one statement: one round trip, and atomic without a transaction. The
- * foreign keys between the rows are checked at the end of the statement, when all exist.
+ * foreign keys between the rows are checked at the end of the statement, when all exist. The
+ * order row is inserted from `slots`, so that the rate-limit slots are taken by the same
+ * statement (sa/rate-limits.ts); a full window raises and nothing is written.
  */
-async function insertOrderRows(q: Queryable, o: NewOrder): Promise<void> {
+async function insertOrderRows(q: Queryable, o: NewOrder, slots: RateLimitSlots | undefined): Promise<void> {
   const fresh = o.authorizations.filter((a): a is NewAuthorization => !('reuse' in a));
   const links = o.authorizations.map((a) => ('reuse' in a ? a.reuse : a.id));
-  await q.query(
-    `WITH new_order AS (
-       INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces, profile)
-       VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $19)),
-     new_authzs AS (
-       INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
-       SELECT id, $2, type, value, wildcard, 'pending', expires_at, $7
-       FROM unnest($9::text[], $10::text[], $11::text[], $12::boolean[], $13::timestamptz[]) AS t (id, type, value, wildcard, expires_at)),
-     new_challenges AS (
-       INSERT INTO challenges (id, authz_id, type, token, status)
-       SELECT id, authz_id, type, token, 'pending' FROM unnest($14::text[], $15::text[], $16::text[], $17::text[]) AS t (id, authz_id, type, token))
-     INSERT INTO order_authorizations (order_id, authz_id, position)
-     SELECT $1, authz_id, position - 1 FROM unnest($18::text[]) WITH ORDINALITY AS t (authz_id, position)`,
-    [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, ...authzColumns(fresh), ...challengeColumns(fresh), links, o.profile ?? null],
+  await withSlots(() =>
+    q.query(
+      `WITH slots AS (SELECT take_rate_limit_slots($20::text[], $21::timestamptz, $22::integer)),
+       new_order AS (
+         INSERT INTO orders (id, account_id, status, expires_at, identifiers, not_before, not_after, created_at, replaces, profile)
+         SELECT $1::text, $2::text, 'pending', $3::timestamptz, $4::jsonb, $5::timestamptz, $6::timestamptz, $7::timestamptz, $8::text, $19::text FROM slots),
+       new_authzs AS (
+         INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, status, expires_at, created_at)
+         SELECT id, $2, type, value, wildcard, 'pending', expires_at, $7
+         FROM unnest($9::text[], $10::text[], $11::text[], $12::boolean[], $13::timestamptz[]) AS t (id, type, value, wildcard, expires_at)),
+       new_challenges AS (
+         INSERT INTO challenges (id, authz_id, type, token, status)
+         SELECT id, authz_id, type, token, 'pending' FROM unnest($14::text[], $15::text[], $16::text[], $17::text[]) AS t (id, authz_id, type, token))
+       INSERT INTO order_authorizations (order_id, authz_id, position)
+       SELECT $1, authz_id, position - 1 FROM unnest($18::text[]) WITH ORDINALITY AS t (authz_id, position)`,
+      [o.id, o.accountId, o.expiresAt, JSON.stringify(o.identifiers), o.notBefore, o.notAfter, o.createdAt, o.replaces ?? null, ...authzColumns(fresh), ...challengeColumns(fresh), links, o.profile ?? null, ...slotParameters(slots)],
+    ),
   );
 }
 
-export async function createOrder(db: Db, o: NewOrder): Promise<Order> {
+/**
+ * Creates the order and takes `slots` (its ordersPerAccount slot) in the same statement: either
+ * both happen or neither (RateLimitReached, AlreadyReplaced, ReusedAuthorizationGone).
+ */
+export async function createOrder(db: Db, o: NewOrder, slots?: RateLimitSlots): Promise<Order> {
   const reused = [...new Set(o.authorizations.filter((a): a is ReusedAuthorization => 'reuse' in a).map((a) => a.reuse))].sort();
   const insert = async (q: Queryable) => {
     try {
-      await insertOrderRows(q, o);
+      await insertOrderRows(q, o, slots);
     } catch (err) {
       // orders_replaces_once (migrations/0005_ari.sql): another order holds the certificate.
       if (o.replaces && isUniqueViolation(err)) throw new AlreadyReplaced(`certificate ${o.replaces} is already being replaced`);

@@ -1,45 +1,49 @@
 // Rate-limit counters (RFC 8555 §6.6) in the shared database, so that every instance on one
 // Postgres counts against the same limit. Fixed windows: a row per (key, window_start).
+// Slots are taken by take_rate_limit_slots (migrations/0012_rate_limit_slots.sql), inside the
+// statement a limit guards where there is one (sa/orders.ts createOrder, sa/issuance.ts
+// beginIssuance): the count and the write it allows commit together, in one round trip.
 import type { Db, Queryable } from './db.js';
 
-/** Thrown inside the transaction to roll back the slots already taken when a later key is full. */
-class LimitReached extends Error {
+/** One slot of `limit` per key in the window starting at `windowStart`, all or none. */
+export interface RateLimitSlots {
+  keys: string[];
+  windowStart: Date;
+  limit: number;
+}
+
+/** A key's window was full: the statement that asked wrote nothing, and took no slot. */
+export class RateLimitReached extends Error {
   constructor(readonly key: string) {
     super(`rate limit reached for ${key}`);
   }
 }
 
 /**
- * Takes one slot of `limit` in the window starting at `windowStart` for every key, all or none.
- * Returns the first key whose window is full (nothing is taken then), or undefined when every
- * slot was taken. Each slot is one guarded upsert: the `WHERE count < limit` makes the check and
- * the increment one atomic step, so concurrent requests on any instance never overshoot.
+ * The three parameters of take_rate_limit_slots for `slots`; without slots, no keys, and the
+ * function takes nothing. Keys are sorted, so that two statements taking overlapping keys lock
+ * their rows in one order (no deadlock).
  */
-export async function takeRateLimitSlots(db: Db, keys: string[], windowStart: Date, limit: number): Promise<string | undefined> {
-  // Sorted, so that two requests taking overlapping keys lock rows in one order (no deadlock).
-  const sorted = [...new Set(keys)].sort();
-  // One key (the usual case: one account, one name) is one statement, atomic on its own.
-  if (sorted.length === 1) return (await takeSlot(db, sorted[0]!, windowStart, limit)) ? undefined : sorted[0];
-  try {
-    await db.transaction(async (tx) => {
-      for (const key of sorted) if (!(await takeSlot(tx, key, windowStart, limit))) throw new LimitReached(key);
-    });
-  } catch (err) {
-    if (err instanceof LimitReached) return err.key;
-    throw err;
-  }
-  return undefined;
+export function slotParameters(slots: RateLimitSlots | undefined): [string[], Date, number] {
+  if (!slots) return [[], new Date(0), 0];
+  return [[...new Set(slots.keys)].sort(), slots.windowStart, slots.limit];
 }
 
-async function takeSlot(q: Queryable, key: string, windowStart: Date, limit: number): Promise<boolean> {
-  const { rowCount } = await q.query(
-    `INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1)
-     ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limits.count + 1
-     WHERE rate_limits.count < $3
-     RETURNING count`,
-    [key, windowStart, limit],
-  );
-  return rowCount === 1;
+/** Runs a statement that takes slots; a full window comes out as RateLimitReached. */
+export async function withSlots<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    const e = err as { code?: unknown; message?: unknown; detail?: unknown };
+    // raise_exception with the function's message; its detail is the full key.
+    if (e?.code === 'P0001' && e.message === 'rate limit reached' && typeof e.detail === 'string') throw new RateLimitReached(e.detail);
+    throw err;
+  }
+}
+
+/** Takes the slots on their own, for a limit that guards no statement of its own (new accounts). */
+export async function takeRateLimitSlots(q: Queryable, slots: RateLimitSlots): Promise<void> {
+  await withSlots(() => q.query('SELECT take_rate_limit_slots($1::text[], $2::timestamptz, $3::integer)', slotParameters(slots)));
 }
 
 /** Drops windows that began before `before`: finished, they limit nothing (the sweeper calls this). */
@@ -47,4 +51,3 @@ export async function purgeRateLimitWindows(db: Db, before: Date): Promise<numbe
   const { rowCount } = await db.query('DELETE FROM rate_limits WHERE window_start < $1', [before]);
   return rowCount;
 }
-
