@@ -37,6 +37,9 @@ Flags (each also settable in the config file and by environment variable):
   -h, --help               this text
 `;
 
+/** The exit status when the database is gone for good (EX_SOFTWARE of sysexits.h). */
+const EXIT_DATABASE_LOST = 70;
+
 export async function serve(args: string[]): Promise<number> {
   const { values } = parseFlags(args, serveOptions);
   if (values.help) {
@@ -47,7 +50,17 @@ export async function serve(args: string[]): Promise<number> {
   const log = createLogger(config.logLevel, asyncStdout());
   if (config.workers > 1 && cluster.isPrimary) return supervise(config, log);
   const server = await startServer(config, log);
-  await untilSignal(log);
+  // The embedded database's thread gone, every request would fail: exit instead, so that the
+  // supervisor (systemd, a container runtime) starts the CA again on its data directory.
+  const lost = server.ctx.db.lost?.then((err) => {
+    log.fatal({ err }, 'the embedded database stopped: exiting so that a supervisor starts the CA again');
+    return EXIT_DATABASE_LOST;
+  });
+  const code = await Promise.race([untilSignal(log).then(() => 0), ...(lost ? [lost] : [])]);
+  if (code !== 0) {
+    // Still listening, with requests in flight that cannot finish: no orderly close.
+    process.exit(code);
+  }
   await server.close();
   // A cluster worker stays alive while its channel to the primary is open.
   if (cluster.isWorker) cluster.worker?.disconnect();

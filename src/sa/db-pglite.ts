@@ -38,12 +38,19 @@ function revive(e: SerializedError): Error {
 type WithoutId<R> = R extends unknown ? Omit<R, 'id'> : never;
 type Body = WithoutId<Request>;
 
-/** Opens the embedded database persisted in `dir`, or an in-memory one when dir is undefined. */
-export async function openPglite(dir: string | undefined): Promise<Db> {
+/**
+ * Opens the embedded database persisted in `dir`, or an in-memory one when dir is undefined.
+ * `onThread` hands the thread to a test that needs to stop it.
+ */
+export async function openPglite(dir: string | undefined, options: { onThread?: (thread: Worker) => void } = {}): Promise<Db> {
   const worker = startThread(dir);
+  options.onThread?.(worker);
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   let failure: Error | undefined;
+  let closing = false;
+  let markLost: (err: Error) => void = () => {};
+  const lost = new Promise<Error>((resolve) => (markLost = resolve));
 
   // The thread keeps the process alive only while a request waits on it: a CLI command that
   // forgets nothing still exits when its work is done, and one waiting on a query does not.
@@ -56,6 +63,7 @@ export async function openPglite(dir: string | undefined): Promise<Db> {
   };
   const failAll = (err: Error) => {
     failure ??= err;
+    if (!closing) markLost(failure);
     for (const id of [...pending.keys()]) settle(id, (p) => p.reject(err));
   };
   const started = new Promise<void>((resolve, reject) => pending.set(0, { resolve: () => resolve(), reject }));
@@ -106,8 +114,10 @@ export async function openPglite(dir: string | undefined): Promise<Db> {
       await call({ op: 'commit', tx });
       return out;
     },
+    lost,
     async close() {
       if (failure) return;
+      closing = true;
       await call({ op: 'close' });
       await worker.terminate();
     },

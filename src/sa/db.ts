@@ -18,6 +18,12 @@ export interface Db extends Queryable {
   /** Runs fn inside BEGIN … COMMIT; inside it use only `tx` (STYLE.md habit 5). */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Settles, with the cause, when the database has gone for good while open: the embedded
+   * database's thread died, and every query from then on fails. A pool of connections to a
+   * Postgres server has no such state (a lost connection is replaced), so it leaves this out.
+   */
+  readonly lost?: Promise<Error>;
 }
 
 /** Postgres error codes the storage layer reacts to (Appendix A of the PostgreSQL manual). */
