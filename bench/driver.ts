@@ -4,9 +4,9 @@
 import { createHash, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildAttestation } from '../src/devicesim/attestation.js';
 import { deviceCsr, deviceFacts } from '../src/devicesim/device.js';
 import { issuerOf, type SimHierarchy } from '../src/devicesim/hierarchy.js';
+import { AttestationFactory } from './attestation.js';
 import { Account, Http, ProblemError, type Reply } from './client.js';
 import { CsrFactory } from './csr.js';
 
@@ -118,8 +118,10 @@ export async function runDriver(o: DriverOptions): Promise<DriverResult> {
     Array.from({ length: o.concurrency }, async (_, i) => {
       const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       const serial = `BENCH${String(i).padStart(5, '0')}`;
-      const deviceCsrB64 = o.flow === 'device-attest' ? (await deviceCsr(key, serial)).toString('base64url') : '';
-      return { i, n: 0, key, serial, csrs: new CsrFactory(key), deviceCsrB64, acct: await Account.create(http, dir, timing) };
+      const device = o.flow === 'device-attest';
+      const deviceCsrB64 = device ? (await deviceCsr(key, serial)).toString('base64url') : '';
+      const attestations = device ? await AttestationFactory.create(key, deviceFacts({ serial }), issuerOf(o.sim!)) : undefined;
+      return { i, n: 0, key, serial, csrs: new CsrFactory(key), deviceCsrB64, attestations, acct: await Account.create(http, dir, timing) };
     }),
   );
 
@@ -144,8 +146,7 @@ export async function runDriver(o: DriverOptions): Promise<DriverResult> {
       if (result.status !== 'valid') throw new ProblemError('authz-' + result.status, JSON.stringify(result.challenges?.[0]?.error ?? {}));
     } else {
       const ch = authz.challenges.find((c: { type: string }) => c.type === 'device-attest-01');
-      const built = await buildAttestation({ devicePublicKey: w.key, token: ch.token, device: deviceFacts({ serial: w.serial }), issuer: issuerOf(o.sim!), now: new Date() });
-      answered = await acct.post('challenge', ch.url, { attObj: built.attObjText });
+      answered = await acct.post('challenge', ch.url, { attObj: w.attestations!.forToken(ch.token) });
       if (answered.json().status !== 'valid') throw new ProblemError('challenge-' + answered.json().status, JSON.stringify(answered.json().error ?? {}));
     }
     const fin = (await acct.post('finalize', order.finalize, { csr })).json();
