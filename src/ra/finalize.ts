@@ -32,7 +32,9 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   const der = Buffer.from(csrB64, 'base64url');
   const csr = readCsr(der);
   checkCsrKey(csr, account);
-  if (order.identifiers.some(isDeviceIdentifier)) await checkDeviceCsr(ctx, csr, order);
+  // The attestation a device certificate records (certificates.attestation_id), as checked here.
+  let attestationId: string | null = null;
+  if (order.identifiers.some(isDeviceIdentifier)) attestationId = (await checkDeviceCsr(ctx, csr, order))[0]?.id ?? null;
   else checkCsrNames(csr, order.identifiers);
 
   const now = ctx.clock.now();
@@ -51,7 +53,7 @@ export async function finalizeOrder(ctx: RaContext, account: Account, orderId: s
   }
   // What issue() would read back from the order just claimed, the CSR already parsed and the
   // serial just recorded.
-  const stored = await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr, serial });
+  const stored = await issue(ctx, order.id, { request: { accountId: account.id, csr: der, identifiers: order.identifiers, notBefore: order.notBefore, notAfter: order.notAfter, profile: order.profile }, csr, serial, attestationId });
   // Stored here: the order is valid with this certificate. Otherwise (failed, or finished
   // elsewhere) the order as stored says what happened.
   return stored ? { ...order, status: 'valid', certificateSerial: stored } : (await orderById(ctx.db, order.id))!;
@@ -112,9 +114,9 @@ const sameSpki = (a: Buffer, b: Buffer): boolean => a.equals(b) || canonicalSpki
  * identifier (or be absent: the draft's privacy-preserving mode forbids it). Other names a device
  * asks for (Apple's payload SubjectAltName, other Subject attributes) are not issued: the
  * certificate names only what the attestation proved, so they are ignored rather than refused;
- * a CN, though, must be the identifier.
+ * a CN, though, must be the identifier. Returns the order's attestations, as checked.
  */
-async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Promise<void> {
+async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Promise<Awaited<ReturnType<typeof evidenceForOrder>>> {
   const evidence = await evidenceForOrder(ctx.db, order.id);
   if (evidence.length !== order.identifiers.length) throw new AcmeError('orderNotReady', 'the order has no recorded attestation for every identifier');
   for (const e of evidence) {
@@ -139,6 +141,7 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
       throw new AcmeError('badCSR', `CSR device names ${[...asked].join(', ')} are not the order's ${[...ordered].join(', ')} (compared octet for octet, draft-ietf-acme-device-attest §3)`);
     }
   }
+  return evidence;
 }
 
 /**
@@ -148,7 +151,7 @@ async function checkDeviceCsr(ctx: RaContext, csr: ParsedCsr, order: Order): Pro
  * state change together. Returns the serial when this call stored the certificate (the order is
  * then valid), else undefined.
  */
-export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr; serial: string }): Promise<string | undefined> {
+export async function issue(ctx: RaContext, orderId: string, claimed?: { request: IssuanceRequest; csr: ParsedCsr; serial: string; attestationId: string | null }): Promise<string | undefined> {
   const req = claimed?.request ?? (await issuanceRequest(ctx.db, orderId));
   if (!req) return;
   let csr: ParsedCsr;
@@ -176,7 +179,9 @@ export async function issue(ctx: RaContext, orderId: string, claimed?: { request
     return;
   }
   const { notBefore, notAfter } = window;
-  const attestationId = device ? (await evidenceForOrder(ctx.db, orderId))[0]?.id ?? null : null;
+  // Attestations are written once, when their authorization is validated: what finalize read
+  // before the claim is still what is stored.
+  const attestationId = claimed ? claimed.attestationId : device ? ((await evidenceForOrder(ctx.db, orderId))[0]?.id ?? null) : null;
   let serial = claimed?.serial;
   if (!serial) {
     serial = newSerial();
